@@ -1,0 +1,1 @@
+"""The ``agentkit`` command: a thin layer over the package's Python APIs."""

@@ -1,0 +1,200 @@
+"""Settings from the standard OTEL_* variables, AGENTKIT_* variables and ``init()`` keywords.
+
+Precedence: keyword argument > environment > default. Every value is checked here, at the boundary, so a
+bad one fails ``init()`` with a message naming the setting and the value instead of surfacing later.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+
+class ConfigError(ValueError):
+    """A setting has a value the SDK cannot use; the message names the setting and the value."""
+
+    def __init__(self, setting: str, value: object, why: str) -> None:
+        self.setting = setting
+        self.value = value
+        super().__init__(f"invalid {setting}={value!r}: {why}")
+
+
+class ContentCapture(enum.Enum):
+    """Where message content goes (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)."""
+
+    NO_CONTENT = "NO_CONTENT"
+    SPAN_ONLY = "SPAN_ONLY"
+    EVENT_ONLY = "EVENT_ONLY"
+    SPAN_AND_EVENT = "SPAN_AND_EVENT"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (ContentCapture.SPAN_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def on_event(self) -> bool:
+        return self in (ContentCapture.EVENT_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+
+ENV_SDK_DISABLED = "OTEL_SDK_DISABLED"
+ENV_SERVICE_NAME = "OTEL_SERVICE_NAME"
+ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+ENV_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
+ENV_METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
+ENV_LOGS_EXPORTER = "OTEL_LOGS_EXPORTER"
+ENV_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
+ENV_HOME = "AGENTKIT_HOME"
+ENV_EXPORTERS = "AGENTKIT_EXPORTERS"
+ENV_CONTENT_MAX_LENGTH = "AGENTKIT_CONTENT_MAX_LENGTH"
+ENV_LEGACY_METRICS = "AGENTKIT_LEGACY_METRICS"
+ENV_PRICING_FILE = "AGENTKIT_PRICING_FILE"
+ENV_USER_ID_SALT = "AGENTKIT_USER_ID_SALT"
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+def default_home() -> Path:
+    """The per-user data directory shared by the SDK and the CLI: $AGENTKIT_HOME, else XDG data home."""
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "agentkit"
+
+
+def parse_bool(setting: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(setting, value, "expected true or false")
+
+
+def parse_capture(setting: str, value: object) -> ContentCapture:
+    if isinstance(value, ContentCapture):
+        return value
+    if isinstance(value, bool):
+        return ContentCapture.SPAN_ONLY if value else ContentCapture.NO_CONTENT
+    text = str(value).strip().upper()
+    if text in ("TRUE", "1"):  # older setups used a boolean
+        return ContentCapture.SPAN_ONLY
+    if text in ("FALSE", "0", ""):
+        return ContentCapture.NO_CONTENT
+    try:
+        return ContentCapture(text)
+    except ValueError:
+        choices = ", ".join(m.value for m in ContentCapture)
+        raise ConfigError(setting, value, f"expected one of {choices}") from None
+
+
+def parse_positive_int(setting: str, value: object) -> int:
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) or isinstance(value, bool) else value
+    except ValueError:
+        raise ConfigError(setting, value, "expected a whole number") from None
+    if isinstance(number, bool) or number <= 0:
+        raise ConfigError(setting, value, "expected a whole number above 0")
+    return number
+
+
+def parse_names(setting: str, value: object) -> tuple[str, ...]:
+    """A comma-separated list (or a sequence) of names, lower-cased, blanks dropped."""
+    if isinstance(value, str):
+        items: Sequence[object] = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        raise ConfigError(setting, value, "expected a comma-separated list of names")
+    return tuple(str(i).strip().lower() for i in items if isinstance(i, str) and i.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration; built once by ``init()`` and shared read-only."""
+
+    disabled: bool = False
+    service_name: str | None = None
+    resource_attributes: Mapping[str, Any] = field(default_factory=dict)
+    capture_content: ContentCapture = ContentCapture.NO_CONTENT
+    content_max_length: int = 16384
+    legacy_metrics: bool = True
+    home: Path = field(default_factory=default_home)
+    exporters: tuple[Any, ...] = ("jsonl",)
+    metric_exporters: tuple[Any, ...] = ("jsonl",)
+    metric_export_interval_ms: int = 60000
+    pricing: Any = None  # path or mapping; None means the bundled table only
+    user_id_salt: str | None = None
+    redact: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+
+
+def _exporter_list(setting: str, value: object) -> tuple[Any, ...]:
+    """Names or exporter objects; names are validated against the registry by the export layer."""
+    if isinstance(value, (list, tuple)):
+        return tuple(v.strip().lower() if isinstance(v, str) else v for v in value if v != "")
+    if isinstance(value, str):
+        return parse_names(setting, value)
+    return (value,)
+
+
+def load_settings(**kwargs: Any) -> Settings:
+    """Merge keyword arguments over the environment over defaults, validating each value."""
+    env = os.environ
+    known = {
+        "disabled", "service_name", "resource_attributes", "capture_content", "content_max_length",
+        "legacy_metrics", "home", "exporters", "metric_exporters", "metric_export_interval_ms", "pricing",
+        "user_id_salt", "redact",
+    }
+    for key in kwargs:
+        if key not in known:
+            raise ConfigError(key, kwargs[key], "unknown setting; known: " + ", ".join(sorted(known)))
+
+    def pick(key: str, env_name: str | None) -> tuple[str, object] | None:
+        if kwargs.get(key) is not None:
+            return key, kwargs[key]
+        if env_name and env.get(env_name) not in (None, ""):
+            return env_name, env[env_name]
+        return None
+
+    values: dict[str, Any] = {}
+    if (got := pick("disabled", ENV_SDK_DISABLED)) is not None:
+        values["disabled"] = parse_bool(*got)
+    if (got := pick("service_name", ENV_SERVICE_NAME)) is not None:
+        values["service_name"] = str(got[1])
+    if kwargs.get("resource_attributes") is not None:
+        ra = kwargs["resource_attributes"]
+        if not isinstance(ra, Mapping):
+            raise ConfigError("resource_attributes", ra, "expected a mapping of attribute names to values")
+        values["resource_attributes"] = dict(ra)
+    if (got := pick("capture_content", ENV_CAPTURE_CONTENT)) is not None:
+        values["capture_content"] = parse_capture(*got)
+    if (got := pick("content_max_length", ENV_CONTENT_MAX_LENGTH)) is not None:
+        values["content_max_length"] = parse_positive_int(*got)
+    if (got := pick("legacy_metrics", ENV_LEGACY_METRICS)) is not None:
+        values["legacy_metrics"] = parse_bool(*got)
+    if kwargs.get("home") is not None:
+        values["home"] = Path(kwargs["home"]).expanduser()
+    if (got := pick("exporters", ENV_EXPORTERS)) is not None or (got := pick("exporters", ENV_TRACES_EXPORTER)):
+        values["exporters"] = _exporter_list(*got)
+    if (got := pick("metric_exporters", ENV_METRICS_EXPORTER)) is not None:
+        values["metric_exporters"] = _exporter_list(*got)
+    elif "exporters" in values:
+        values["metric_exporters"] = tuple(e for e in values["exporters"] if isinstance(e, str))
+    if (got := pick("metric_export_interval_ms", ENV_METRIC_EXPORT_INTERVAL)) is not None:
+        values["metric_export_interval_ms"] = parse_positive_int(*got)
+    if (got := pick("pricing", ENV_PRICING_FILE)) is not None:
+        values["pricing"] = got[1]
+    if (got := pick("user_id_salt", ENV_USER_ID_SALT)) is not None:
+        values["user_id_salt"] = str(got[1])
+    if kwargs.get("redact") is not None:
+        if not callable(kwargs["redact"]):
+            raise ConfigError("redact", kwargs["redact"], "expected a callable taking and returning messages")
+        values["redact"] = kwargs["redact"]
+    return Settings(**values)

@@ -1,0 +1,56 @@
+"""Containment for the SDK's own failures: telemetry must never break the host application.
+
+Every ``except`` inside the SDK that swallows an error calls :func:`report`, which logs the first
+occurrence per (where, error type) and counts all of them. The counts are readable in-process
+(:func:`error_counts`) and exported as the ``agentkit.sdk.errors`` self-metric.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+
+logger = logging.getLogger("otel_agentkit")
+
+_lock = threading.Lock()
+_errors: Counter[tuple[str, str]] = Counter()
+_drops: Counter[str] = Counter()
+
+
+def report(where: str, exc: BaseException) -> None:
+    """Record an SDK-internal failure at ``where``: logged once per (where, type), always counted."""
+    key = (where, type(exc).__name__)
+    with _lock:
+        _errors[key] += 1
+        first = _errors[key] == 1
+    if first:
+        try:
+            logger.warning("otel_agentkit: %s failed: %s: %s (further ones are counted, not logged)",
+                           where, key[1], exc)
+        except Exception:  # a broken logging handler must not break the caller either
+            pass
+
+
+def count_drop(what: str, n: int = 1) -> None:
+    """Count telemetry that was knowingly dropped (a full queue, a full spool)."""
+    with _lock:
+        _drops[what] += n
+
+
+def error_counts() -> dict[tuple[str, str], int]:
+    """A snapshot of contained SDK errors by (where, error type)."""
+    with _lock:
+        return dict(_errors)
+
+
+def drop_counts() -> dict[str, int]:
+    with _lock:
+        return dict(_drops)
+
+
+def reset() -> None:
+    """Forget all counts (tests)."""
+    with _lock:
+        _errors.clear()
+        _drops.clear()

@@ -1,0 +1,1 @@
+"""Where telemetry goes: fan-out to OTLP, console and local OTLP/JSON-lines files, with a disk spool."""

@@ -1,0 +1,146 @@
+"""Every span name, attribute, metric name, unit and bucket list this SDK emits, in one place.
+
+Follows the GenAI semantic conventions (development status) as pinned in SCHEMA_URL. The constants shipped
+in ``opentelemetry-semantic-conventions`` are deprecated for GenAI and lag the text, so the names live here.
+Nothing else in the package spells an attribute name as a string literal.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev"
+SCOPE_NAME: Final = "otel_agentkit"
+
+# --- operations (gen_ai.operation.name values) ---------------------------------------------------------
+OP_CHAT: Final = "chat"
+OP_TEXT_COMPLETION: Final = "text_completion"
+OP_GENERATE_CONTENT: Final = "generate_content"
+OP_EMBEDDINGS: Final = "embeddings"
+OP_RETRIEVAL: Final = "retrieval"
+OP_EXECUTE_TOOL: Final = "execute_tool"
+OP_INVOKE_AGENT: Final = "invoke_agent"
+OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
+INFERENCE_OPERATIONS: Final = frozenset({OP_CHAT, OP_TEXT_COMPLETION, OP_GENERATE_CONTENT})
+
+# --- GenAI attributes --------------------------------------------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
+GEN_AI_AGENT_DESCRIPTION: Final = "gen_ai.agent.description"
+GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
+GEN_AI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"
+GEN_AI_INVOCATION_IS_NESTED: Final = "gen_ai.invocation.is_nested"
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"  # legacy gen_ai.client.token.usage only
+TOKEN_TYPE_INPUT: Final = "input"
+TOKEN_TYPE_OUTPUT: Final = "output"
+
+# Opt-in content (JSON strings on the span, or on the details event).
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
+EVENT_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"
+
+# Evaluation (feedback) event.
+EVENT_EVALUATION_RESULT: Final = "gen_ai.evaluation.result"
+GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
+
+# --- general attributes ------------------------------------------------------------------------------------
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+ERROR_TYPE_OTHER: Final = "_OTHER"
+ENDUSER_PSEUDO_ID: Final = "enduser.pseudo.id"  # salted SHA-256 prefix of the app's user id, never raw
+
+# --- project attributes (agentkit.*) -----------------------------------------------------------------------
+AGENTKIT_COST_USD: Final = "agentkit.cost.usd"
+AGENTKIT_STAGE: Final = "agentkit.stage"
+AGENTKIT_TIER: Final = "agentkit.tier"
+AGENTKIT_PROMPT_NAME: Final = "agentkit.prompt.name"
+AGENTKIT_PROMPT_FORMAT: Final = "agentkit.prompt.format"
+AGENTKIT_RETRIES: Final = "agentkit.retries"
+AGENTKIT_PARSE_SUCCESS: Final = "agentkit.parse.success"
+AGENTKIT_VALIDATION_SUCCESS: Final = "agentkit.validation.success"
+AGENTKIT_STREAM_CHUNKS: Final = "agentkit.stream.chunks"
+AGENTKIT_PREFIX: Final = "agentkit."
+
+# --- provider names (gen_ai.provider.name well-known values) -----------------------------------------------
+PROVIDER_OPENAI: Final = "openai"
+PROVIDER_ANTHROPIC: Final = "anthropic"
+PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
+PROVIDER_MISTRAL: Final = "mistral_ai"
+
+# --- metrics ----------------------------------------------------------------------------------------------
+DURATION_BUCKETS: Final = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TOKEN_BUCKETS: Final = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)
+INVOCATION_BUCKETS: Final = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
+
+METRIC_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
+METRIC_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.inference.time_to_first_chunk"
+METRIC_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.inference.time_per_output_chunk"
+METRIC_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_tokens"
+METRIC_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"
+METRIC_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
+METRIC_INVOCATION_DURATION: Final = "gen_ai.invocation.duration"
+METRIC_LEGACY_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+METRIC_LEGACY_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+METRIC_COST: Final = "agentkit.cost"
+UNIT_SECONDS: Final = "s"
+UNIT_TOKENS: Final = "{token}"
+UNIT_USD: Final = "USD"
+
+# Cost counter dimensions (short names: they are metric attributes, not span attributes).
+COST_ATTR_PROVIDER: Final = "provider"
+COST_ATTR_MODEL: Final = "model"
+COST_ATTR_WORKFLOW: Final = "workflow"
+COST_ATTR_AGENT: Final = "agent"
+
+# SDK self-telemetry.
+METRIC_SDK_ERRORS: Final = "agentkit.sdk.errors"
+METRIC_SDK_UNPRICED_CALLS: Final = "agentkit.sdk.unpriced_calls"
+METRIC_SDK_PENDING_MEASUREMENTS: Final = "agentkit.sdk.pending_measurements"
+METRIC_SDK_DROPPED: Final = "agentkit.sdk.dropped"
+
+# Attributes that carry message content: stripped by collector-config.yaml for backends that must not see it.
+CONTENT_ATTRIBUTES: Final = (
+    GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES, GEN_AI_SYSTEM_INSTRUCTIONS, GEN_AI_TOOL_DEFINITIONS,
+)
+
+
+def span_name(operation: str, target: str | None) -> str:
+    """``{operation} {target}``; the operation alone when the target is unknown (as the conventions say)."""
+    return f"{operation} {target}" if target else operation

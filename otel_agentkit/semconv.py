@@ -144,3 +144,47 @@ CONTENT_ATTRIBUTES: Final = (
 def span_name(operation: str, target: str | None) -> str:
     """``{operation} {target}``; the operation alone when the target is unknown (as the conventions say)."""
     return f"{operation} {target}" if target else operation
+
+
+# === multi-agent operations (otel_agentkit/agents/) ========================================================
+# Heartbeats, event streams, coordination signals, feedback and approval gates. Project names (agentkit.*);
+# the feedback event itself is the GenAI gen_ai.evaluation.result above.
+AGENTKIT_AGENT_STATUS: Final = "agentkit.agent.status"
+AGENTKIT_AGENT_PROGRESS: Final = "agentkit.agent.progress"
+AGENTKIT_AGENT_TASK: Final = "agentkit.agent.current_task"
+AGENTKIT_EVENT_TYPE: Final = "agentkit.event.type"
+AGENTKIT_EVENT_ID: Final = "agentkit.event.id"
+AGENTKIT_EVENT_SOURCE: Final = "agentkit.event.source"
+AGENTKIT_SIGNAL_TYPE: Final = "agentkit.signal.type"
+AGENTKIT_SIGNAL_ID: Final = "agentkit.signal.id"
+AGENTKIT_SIGNAL_SENDER: Final = "agentkit.signal.sender"
+AGENTKIT_SIGNAL_TARGET: Final = "agentkit.signal.target"
+AGENTKIT_SIGNAL_OUTCOME: Final = "agentkit.signal.outcome"  # sent | refused | received
+AGENTKIT_APPROVAL_ID: Final = "agentkit.approval.id"
+AGENTKIT_APPROVAL_KIND: Final = "agentkit.approval.kind"
+AGENTKIT_APPROVAL_OUTCOME: Final = "agentkit.approval.outcome"  # approved | rejected | timeout
+AGENTKIT_APPROVAL_RESPONDER: Final = "agentkit.approval.responder"
+AGENTKIT_APPROVAL_REASON: Final = "agentkit.approval.reason"
+AGENTKIT_STORE: Final = "agentkit.store"  # sqlite | redis
+AGENTKIT_OPERATION: Final = "agentkit.operation"
+
+OP_AWAIT_APPROVAL: Final = "await_approval"  # span name "await_approval {kind}"
+EVENT_AGENT_START: Final = "agentkit.agent.start"
+EVENT_AGENT_HEARTBEAT: Final = "agentkit.agent.heartbeat"
+EVENT_AGENT_STOP: Final = "agentkit.agent.stop"
+EVENT_AGENT_EVENT: Final = "agentkit.agent.event"  # log record per published stream event
+EVENT_SIGNAL_SENT: Final = "agentkit.signal.sent"
+EVENT_SIGNAL_RECEIVED: Final = "agentkit.signal.received"
+EVENT_APPROVAL_RESPONSE: Final = "agentkit.approval.response"
+
+METRIC_AGENTS_ACTIVE: Final = "agentkit.agents.active"  # up-down counter, {agent}
+METRIC_AGENT_PROGRESS: Final = "agentkit.agent.progress"  # gauge, 1, per gen_ai.agent.id
+METRIC_AGENT_HEARTBEATS: Final = "agentkit.agent.heartbeats"  # counter, {heartbeat}
+METRIC_AGENT_EVENTS: Final = "agentkit.agent.events"  # counter, {event}
+METRIC_AGENT_SIGNALS: Final = "agentkit.agent.signals"  # counter, {signal}
+METRIC_FEEDBACK_SCORE: Final = "agentkit.feedback.score"  # histogram, 1
+METRIC_APPROVAL_WAIT: Final = "agentkit.approval.wait.duration"  # histogram, s
+METRIC_AGENT_STORE_ERRORS: Final = "agentkit.agent.store.errors"  # counter, {error}: contained store failures
+UNIT_RATIO: Final = "1"
+FEEDBACK_SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
+APPROVAL_WAIT_BUCKETS: Final = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 86400)

@@ -46,6 +46,18 @@ def _otlp_metrics(settings: Settings) -> MetricExporter:
     return otlp_metric_exporter(settings)
 
 
+def _jsonl_logs(settings: Settings) -> Any:
+    from .jsonl import JsonlLogExporter
+
+    return JsonlLogExporter(settings.home / "telemetry")
+
+
+def _otlp_logs(settings: Settings) -> Any:
+    from .otlp import otlp_log_exporter
+
+    return otlp_log_exporter(settings)
+
+
 SPAN_EXPORTERS: dict[str, Callable[[Settings], SpanExporter]] = {
     "jsonl": _jsonl_spans,
     "agentkit_jsonl": _jsonl_spans,
@@ -57,36 +69,40 @@ METRIC_EXPORTERS: dict[str, Callable[[Settings], MetricExporter]] = {
     "agentkit_jsonl": _jsonl_metrics,
     "otlp": _otlp_metrics,
 }
+LOG_EXPORTERS: dict[str, Callable[[Settings], Any]] = {
+    "jsonl": _jsonl_logs,
+    "agentkit_jsonl": _jsonl_logs,
+    "otlp": _otlp_logs,
+}
 
 
-def check_names(setting: str, names: tuple[Any, ...], table: dict[str, Any]) -> None:
-    """Fail at init on a name no exporter answers to ('none' is allowed and means no exporter)."""
-    for name in names:
-        if isinstance(name, str) and name != "none" and name not in table:
-            known = ", ".join(sorted(set(table) | {"none"}))
-            raise ConfigError(setting, name, f"unknown exporter; known: {known}")
+def _build(setting: str, items: tuple[Any, ...], table: dict[str, Callable[[Settings], Any]],
+           settings: Settings, skip_other_signals: bool) -> list[Any]:
+    """Exporter objects for ``items``: names are looked up (a name that no signal knows fails init with
+    the setting and the value); objects are used as given. With ``skip_other_signals`` a name that only
+    exists for another signal (console has no metrics) is skipped instead of refused."""
+    known = set(SPAN_EXPORTERS) | set(METRIC_EXPORTERS) | set(LOG_EXPORTERS) | {"none"}
+    out: list[Any] = []
+    for item in items:
+        if not isinstance(item, str):
+            out.append(item)
+            continue
+        if item not in known or (item not in table and item != "none" and not skip_other_signals):
+            choices = ", ".join(sorted(set(table) | {"none"}))
+            raise ConfigError(setting, item, f"unknown exporter; known: {choices}")
+        if item in table:
+            out.append(table[item](settings))
+    return out
 
 
 def build_span_exporters(settings: Settings) -> list[SpanExporter]:
-    check_names("exporters", settings.exporters, SPAN_EXPORTERS)
-    out: list[SpanExporter] = []
-    for item in settings.exporters:
-        if item == "none":
-            continue
-        out.append(SPAN_EXPORTERS[item](settings) if isinstance(item, str) else item)
-    return out
+    return _build("exporters", settings.exporters, SPAN_EXPORTERS, settings, False)
 
 
 def build_metric_exporters(settings: Settings) -> list[MetricExporter]:
-    names = tuple(n for n in settings.metric_exporters if not isinstance(n, str) or n in METRIC_EXPORTERS or n == "none"
-                  or n not in SPAN_EXPORTERS)
-    check_names("metric_exporters", names, METRIC_EXPORTERS)
-    out: list[MetricExporter] = []
-    for item in names:
-        if item == "none":
-            continue
-        if isinstance(item, str):
-            out.append(METRIC_EXPORTERS[item](settings))
-        elif hasattr(item, "export") and hasattr(item, "_preferred_temporality"):
-            out.append(item)
-    return out
+    return _build("metric_exporters", settings.metric_exporters, METRIC_EXPORTERS, settings, True)
+
+
+def build_log_exporters(settings: Settings) -> list[Any]:
+    names = tuple(e for e in settings.exporters if isinstance(e, str))
+    return _build("exporters", names, LOG_EXPORTERS, settings, True)

@@ -1,0 +1,417 @@
+"""``agentkit.llm / agent / tool / workflow / embedding / retrieval``: each an :class:`Operation` that works
+as a decorator (sync, async, generator, async generator, methods, classmethods) and as a context manager
+(``with`` and ``async with``). All of them make their spans through :class:`~.invocation.Invocation`.
+
+wrapt keeps the wrapped function's signature, name, docstring and ``inspect`` answers. When the SDK is off
+the wrapper is one attribute read and a direct call.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, AsyncIterator, Callable, Iterator, TypeVar, overload
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind
+
+from .. import diagnostics, semconv as sc
+from . import telemetry as _state
+from .context import CURRENT_KEY
+from .invocation import (AGENT, EMBEDDINGS, INFERENCE, NOOP_CALL, RETRIEVAL, TOOL, WORKFLOW, Invocation,
+                         NoOpCall, _REQUEST_ATTRS)
+from .responses import has_usage
+
+F = TypeVar("F", bound=Callable[..., Any])
+_attach = otel_context.attach
+_detach = otel_context.detach
+
+
+class Operation:
+    """A configured kind of operation; decorate functions with it or open it as a context manager."""
+
+    __slots__ = ("category", "operation", "target", "kind", "attributes", "inherit", "_target_attr")
+
+    def __init__(self, category: str, operation: str, target: str | None, kind: SpanKind,
+                 attributes: dict[str, Any], inherit: dict[str, Any] | None = None,
+                 target_attr: str | None = None) -> None:
+        self.category = category
+        self.operation = operation
+        self.target = target
+        self.kind = kind
+        self.attributes = {k: v for k, v in attributes.items() if v is not None}
+        self.inherit = inherit
+        self._target_attr = target_attr  # the attribute that holds the name, when it defaults to __name__
+
+    def named(self, target: str) -> Operation:
+        """The same operation with its name filled in (from the decorated function)."""
+        attrs = dict(self.attributes)
+        inherit = dict(self.inherit) if self.inherit else None
+        if self._target_attr:
+            attrs[self._target_attr] = target
+            if inherit is not None:
+                inherit[self._target_attr] = target
+        return Operation(self.category, self.operation, target, self.kind, attrs, inherit, self._target_attr)
+
+    def begin(self, tel: _state.Telemetry, parent: otel_context.Context | None = None) -> Invocation | None:
+        """A started Invocation, or None if the SDK failed to start one (reported; the call goes on)."""
+        try:
+            inv = Invocation(tel, self.category, self.operation, sc.span_name(self.operation, self.target),
+                             self.kind, self.attributes)
+            return inv.start(parent, inherit=self.inherit)
+        except Exception as exc:
+            diagnostics.report("invocation.start", exc)
+            return None
+
+    # --- context manager -----------------------------------------------------------------------------------
+    def __enter__(self) -> Invocation | NoOpCall:
+        tel = _state._active
+        if tel is None:
+            return NOOP_CALL
+        inv = self.begin(tel)
+        if inv is None:
+            return NOOP_CALL
+        inv.owner = self
+        inv._token = inv.activate()
+        return inv
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        inv = otel_context.get_value(CURRENT_KEY)
+        if not isinstance(inv, Invocation) or inv.owner is not self or inv._token is None:
+            return None  # entered while the SDK was off
+        token, inv._token = inv._token, None
+        try:
+            _detach(token)
+        except Exception as sdk_exc:
+            diagnostics.report("context.detach", sdk_exc)
+        inv.end(exc)
+        return None
+
+    async def __aenter__(self) -> Invocation | NoOpCall:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # --- decorator -----------------------------------------------------------------------------------------
+    def __call__(self, func: F) -> F:
+        if isinstance(func, (classmethod, staticmethod)):
+            return type(func)(self(func.__func__))  # type: ignore[return-value]
+        if not callable(func):
+            raise TypeError(f"agentkit.{self.category} decorates functions, got {type(func).__name__}")
+        op = self if self.target else self.named(getattr(func, "__name__", None) or type(func).__name__)
+        target = inspect.unwrap(func)
+        if inspect.isasyncgenfunction(target):
+            wrapper = _async_gen_wrapper(op)
+        elif inspect.isgeneratorfunction(target):
+            wrapper = _gen_wrapper(op)
+        elif inspect.iscoroutinefunction(target):
+            wrapper = _coroutine_wrapper(op)
+        else:
+            wrapper = _sync_wrapper(op)
+        return wrapt.FunctionWrapper(func, wrapper)  # type: ignore[return-value]
+
+
+def _reads_response(op: Operation) -> bool:
+    return op.category in (INFERENCE, EMBEDDINGS)
+
+
+def _before_call(inv: Invocation, kwargs: dict[str, Any]) -> None:
+    """With content capture on, take ``messages=`` of the decorated call as the input messages."""
+    capture = inv._tel.capture
+    if (capture.on_span or capture.on_event) and inv.input_messages is None:
+        messages = kwargs.get("messages")
+        if messages is not None:
+            inv.input_messages = messages
+
+
+def _after_call(inv: Invocation, result: Any) -> None:
+    try:
+        if result is not None and has_usage(result):
+            inv.observe_response(result)
+    except Exception as exc:
+        diagnostics.report("response.parse", exc)
+
+
+def _sync_wrapper(op: Operation) -> Callable[..., Any]:
+    reads = _reads_response(op)
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        tel = _state._active
+        if tel is None:
+            return wrapped(*args, **kwargs)
+        inv = op.begin(tel)
+        if inv is None:
+            return wrapped(*args, **kwargs)
+        if reads:
+            _before_call(inv, kwargs)
+        token = _attach(inv.context)  # type: ignore[arg-type]
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            inv.end(exc)
+            raise
+        _detach(token)
+        if reads:
+            _after_call(inv, result)
+        inv.end()
+        return result
+
+    return wrapper
+
+
+def _coroutine_wrapper(op: Operation) -> Callable[..., Any]:
+    reads = _reads_response(op)
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        if _state._active is None:
+            return wrapped(*args, **kwargs)
+
+        async def run() -> Any:
+            tel = _state._active
+            inv = op.begin(tel) if tel is not None else None
+            if inv is None:
+                return await wrapped(*args, **kwargs)
+            if reads:
+                _before_call(inv, kwargs)
+            token = _attach(inv.context)  # type: ignore[arg-type]
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _detach(token)
+                inv.end(exc)
+                raise
+            _detach(token)
+            if reads:
+                _after_call(inv, result)
+            inv.end()
+            return result
+
+        return run()
+
+    return wrapper
+
+
+def _gen_wrapper(op: Operation) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        tel = _state._active
+        if tel is None:
+            return wrapped(*args, **kwargs)
+        return _traced_generator(op, tel, otel_context.get_current(), wrapped(*args, **kwargs), kwargs)
+
+    return wrapper
+
+
+def _traced_generator(op: Operation, tel: _state.Telemetry, parent: otel_context.Context, gen: Iterator[Any],
+                      kwargs: dict[str, Any]) -> Iterator[Any]:
+    """Drive ``gen`` with its span current only while its body runs; the span starts at the first
+    ``next()`` and ends when ``gen`` is exhausted, raises, is closed, or is garbage-collected."""
+    inv = op.begin(tel, parent)
+    if inv is None:
+        return (yield from gen)
+    streams = op.category == INFERENCE
+    if _reads_response(op):
+        _before_call(inv, kwargs)
+    error: BaseException | None = None
+    to_send: Any = None
+    to_throw: BaseException | None = None
+    try:
+        while True:
+            token = _attach(inv.context)  # type: ignore[arg-type]
+            try:
+                if to_throw is not None:
+                    thrown, to_throw = to_throw, None
+                    item = gen.throw(thrown)
+                else:
+                    item = gen.send(to_send)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                _detach(token)
+            if streams:
+                _observe(inv, item)
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                token = _attach(inv.context)  # type: ignore[arg-type]
+                try:
+                    gen.close()
+                finally:
+                    _detach(token)
+                raise
+            except BaseException as exc:  # thrown in by the consumer: pass it to the wrapped generator
+                to_throw = exc
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        inv.end(error)
+
+
+def _async_gen_wrapper(op: Operation) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        tel = _state._active
+        if tel is None:
+            return wrapped(*args, **kwargs)
+        return _traced_async_generator(op, tel, otel_context.get_current(), wrapped(*args, **kwargs), kwargs)
+
+    return wrapper
+
+
+async def _traced_async_generator(op: Operation, tel: _state.Telemetry, parent: otel_context.Context,
+                                  agen: AsyncIterator[Any], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+    """The async twin of :func:`_traced_generator` (asend / athrow / aclose)."""
+    inv = op.begin(tel, parent)
+    if inv is None:
+        async for item in agen:
+            yield item
+        return
+    streams = op.category == INFERENCE
+    if _reads_response(op):
+        _before_call(inv, kwargs)
+    error: BaseException | None = None
+    to_send: Any = None
+    to_throw: BaseException | None = None
+    try:
+        while True:
+            token = _attach(inv.context)  # type: ignore[arg-type]
+            try:
+                if to_throw is not None:
+                    thrown, to_throw = to_throw, None
+                    item = await agen.athrow(thrown)  # type: ignore[attr-defined]
+                else:
+                    item = await agen.asend(to_send)  # type: ignore[attr-defined]
+            except StopAsyncIteration:
+                return
+            finally:
+                _detach(token)
+            if streams:
+                _observe(inv, item)
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                token = _attach(inv.context)  # type: ignore[arg-type]
+                try:
+                    await agen.aclose()  # type: ignore[attr-defined]
+                finally:
+                    _detach(token)
+                raise
+            except BaseException as exc:
+                to_throw = exc
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        inv.end(error)
+
+
+def _observe(inv: Invocation, item: Any) -> None:
+    try:
+        inv.observe_chunk(item)
+    except Exception as exc:
+        diagnostics.report("stream.chunk", exc)
+
+
+# --- the public factories ------------------------------------------------------------------------------------
+def _factory(make: Callable[..., Operation], func: Any, name_kw: str | None) -> Any:
+    """Support ``@x``, ``@x(...)``, ``@x("name")`` and ``with x(...)``."""
+    if callable(func) or isinstance(func, (classmethod, staticmethod)):
+        return make()(func)
+    if func is None:
+        return make()
+    if isinstance(func, str) and name_kw:
+        return make(func)
+    raise TypeError(f"expected a function{' or a name' if name_kw else ''}, got {func!r}")
+
+
+@overload
+def llm(func: F, /) -> F: ...
+@overload
+def llm(func: None = None, /, *, provider: str | None = None, model: str | None = None,
+        operation: str = sc.OP_CHAT, server_address: str | None = None, server_port: int | None = None,
+        **request: Any) -> Operation: ...
+def llm(func: Any = None, /, *, provider: str | None = None, model: str | None = None,
+        operation: str = sc.OP_CHAT, server_address: str | None = None, server_port: int | None = None,
+        **request: Any) -> Any:
+    """An LLM inference call (span ``{operation} {model}``, CLIENT). ``request`` takes the request
+    parameters: temperature, top_p, top_k, max_tokens, frequency_penalty, presence_penalty, stop_sequences,
+    seed, choice_count, stream."""
+    unknown = set(request) - set(_REQUEST_ATTRS)
+    if unknown:
+        raise TypeError(f"agentkit.llm got unknown request parameter {sorted(unknown)[0]!r}; "
+                        f"known: {', '.join(sorted(_REQUEST_ATTRS))}")
+
+    def make() -> Operation:
+        attrs = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider,
+                 sc.GEN_AI_REQUEST_MODEL: model, sc.SERVER_ADDRESS: server_address, sc.SERVER_PORT: server_port}
+        for key, value in request.items():
+            attrs[_REQUEST_ATTRS[key]] = list(value) if key == "stop_sequences" else value
+        return Operation(INFERENCE, operation, model, SpanKind.CLIENT, attrs)
+
+    return _factory(make, func, None)
+
+
+def embedding(func: Any = None, /, *, provider: str | None = None, model: str | None = None,
+              server_address: str | None = None, server_port: int | None = None) -> Any:
+    """An embeddings call (span ``embeddings {model}``, CLIENT)."""
+    def make() -> Operation:
+        return Operation(EMBEDDINGS, sc.OP_EMBEDDINGS, model, SpanKind.CLIENT, {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_EMBEDDINGS, sc.GEN_AI_PROVIDER_NAME: provider,
+            sc.GEN_AI_REQUEST_MODEL: model, sc.SERVER_ADDRESS: server_address, sc.SERVER_PORT: server_port})
+
+    return _factory(make, func, None)
+
+
+def retrieval(func: Any = None, /, *, data_source: str | None = None, top_k: int | None = None,
+              provider: str | None = None) -> Any:
+    """A retrieval from a data source (span ``retrieval {data_source}``, CLIENT); the data source defaults
+    to the function's name."""
+    def make(data_source: str | None = data_source) -> Operation:
+        return Operation(RETRIEVAL, sc.OP_RETRIEVAL, data_source, SpanKind.CLIENT, {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: data_source,
+            sc.GEN_AI_RETRIEVAL_TOP_K: top_k, sc.GEN_AI_PROVIDER_NAME: provider},
+            target_attr=sc.GEN_AI_DATA_SOURCE_ID)
+
+    return _factory(make, func, "data_source")
+
+
+def tool(func: Any = None, /, *, name: str | None = None, call_id: str | None = None, type: str = "function",
+         description: str | None = None) -> Any:
+    """A tool execution (span ``execute_tool {name}``, INTERNAL); name defaults to the function's name."""
+    def make(name: str | None = name) -> Operation:
+        return Operation(TOOL, sc.OP_EXECUTE_TOOL, name, SpanKind.INTERNAL, {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL, sc.GEN_AI_TOOL_NAME: name,
+            sc.GEN_AI_TOOL_CALL_ID: call_id, sc.GEN_AI_TOOL_TYPE: type, sc.GEN_AI_TOOL_DESCRIPTION: description},
+            target_attr=sc.GEN_AI_TOOL_NAME)
+
+    return _factory(make, func, "name")
+
+
+def agent(func: Any = None, /, *, name: str | None = None, description: str | None = None,
+          id: str | None = None, conversation_id: str | None = None) -> Any:
+    """An agent invocation (span ``invoke_agent {name}``, INTERNAL); spans below it carry the agent name."""
+    def make(name: str | None = name) -> Operation:
+        inherit = {sc.GEN_AI_AGENT_NAME: name}
+        if conversation_id is not None:
+            inherit[sc.GEN_AI_CONVERSATION_ID] = conversation_id
+        return Operation(AGENT, sc.OP_INVOKE_AGENT, name, SpanKind.INTERNAL, {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT, sc.GEN_AI_AGENT_NAME: name,
+            sc.GEN_AI_AGENT_DESCRIPTION: description, sc.GEN_AI_AGENT_ID: id,
+            sc.GEN_AI_CONVERSATION_ID: conversation_id}, inherit=inherit, target_attr=sc.GEN_AI_AGENT_NAME)
+
+    return _factory(make, func, "name")
+
+
+def workflow(func: Any = None, /, *, name: str | None = None) -> Any:
+    """A workflow (span ``invoke_workflow {name}``, INTERNAL); spans below it carry the workflow name."""
+    def make(name: str | None = name) -> Operation:
+        return Operation(WORKFLOW, sc.OP_INVOKE_WORKFLOW, name, SpanKind.INTERNAL, {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW, sc.GEN_AI_WORKFLOW_NAME: name},
+            inherit={sc.GEN_AI_WORKFLOW_NAME: name}, target_attr=sc.GEN_AI_WORKFLOW_NAME)
+
+    return _factory(make, func, "name")

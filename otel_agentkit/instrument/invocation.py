@@ -1,0 +1,365 @@
+"""The one recorder: every agentkit span (decorator, context manager, auto-instrumentor, after-the-fact
+record) is an :class:`Invocation`, so a span looks the same whichever way it was made.
+
+Hot-path rules: start attributes go into ``start_span`` in one dict; end attributes in one
+``set_attributes``; metrics are handed to :class:`~.metrics.GenAIMetrics` as one tuple. Every step after the
+span exists is wrapped so that an SDK fault is reported and the caller's work goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from .. import diagnostics, semconv as sc
+from . import responses
+from .content import mask_secrets, system_instructions, to_messages
+from .context import CURRENT_KEY, INHERITED_KEY
+from .metrics import Measured
+
+if TYPE_CHECKING:
+    from .telemetry import Telemetry
+
+# Categories: how an invocation is measured.
+INFERENCE, EMBEDDINGS, RETRIEVAL, TOOL, AGENT, WORKFLOW = (
+    "inference", "embeddings", "retrieval", "tool", "agent", "workflow")
+
+_METRIC_KEYS = {
+    INFERENCE: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.SERVER_ADDRESS,
+                sc.SERVER_PORT),
+    TOOL: (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE, sc.GEN_AI_AGENT_NAME),
+    AGENT: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME),
+}
+_METRIC_KEYS[EMBEDDINGS] = _METRIC_KEYS[RETRIEVAL] = _METRIC_KEYS[INFERENCE]
+_METRIC_KEYS[WORKFLOW] = _METRIC_KEYS[AGENT]
+
+# record() keywords that are span attributes as they are.
+_RECORD_ATTRS = {
+    "prompt_name": sc.AGENTKIT_PROMPT_NAME,
+    "prompt_format": sc.AGENTKIT_PROMPT_FORMAT,
+    "retries": sc.AGENTKIT_RETRIES,
+    "parse_success": sc.AGENTKIT_PARSE_SUCCESS,
+    "validation_success": sc.AGENTKIT_VALIDATION_SUCCESS,
+    "conversation_id": sc.GEN_AI_CONVERSATION_ID,
+    "stage": sc.AGENTKIT_STAGE,
+    "tier": sc.AGENTKIT_TIER,
+}
+_REQUEST_ATTRS = {
+    "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": sc.GEN_AI_REQUEST_TOP_P,
+    "top_k": sc.GEN_AI_REQUEST_TOP_K,
+    "max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "frequency_penalty": sc.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": sc.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "stop_sequences": sc.GEN_AI_REQUEST_STOP_SEQUENCES,
+    "seed": sc.GEN_AI_REQUEST_SEED,
+    "choice_count": sc.GEN_AI_REQUEST_CHOICE_COUNT,
+    "stream": sc.GEN_AI_REQUEST_STREAM,
+}
+
+
+def error_type(exc: BaseException) -> str:
+    """The exception's fully qualified type name (builtins without a module), as error.type wants."""
+    cls = type(exc)
+    module = cls.__module__
+    return f"{module}.{cls.__qualname__}" if module and module != "builtins" else cls.__qualname__
+
+
+class Invocation:
+    """One operation being recorded: its span, what it learned, and its end.
+
+    Users meet it as the handle from ``with agentkit.llm(...) as call`` or ``agentkit.current_call()``.
+    """
+
+    __slots__ = (
+        "_tel", "category", "operation", "name", "kind", "attributes", "span", "context", "_t0", "_first_chunk",
+        "_last_chunk", "_intervals", "_chunks", "_ended", "_token", "response_model", "response_id",
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+        "finish_reasons", "input_messages", "output_messages", "system_instructions", "tool_definitions",
+        "embedding_dimensions", "_extra", "_error_type", "_cost_usd", "_nested", "owner",
+    )
+
+    def __init__(self, tel: Telemetry, category: str, operation: str, name: str, kind: SpanKind,
+                 attributes: dict[str, Any]) -> None:
+        self._tel = tel
+        self.category = category
+        self.operation = operation
+        self.name = name
+        self.kind = kind
+        self.attributes = attributes
+        self.span: trace.Span | None = None
+        self.context: otel_context.Context | None = None
+        self._t0 = 0.0
+        self._first_chunk: float | None = None
+        self._last_chunk = 0.0
+        self._intervals: list[float] | None = None
+        self._chunks = 0
+        self._ended = False
+        self._token: object = None
+        self.response_model = self.response_id = None
+        self.input_tokens = self.output_tokens = None
+        self.cache_read_tokens = self.cache_write_tokens = self.reasoning_tokens = None
+        self.finish_reasons = None
+        self.input_messages = self.output_messages = self.system_instructions = self.tool_definitions = None
+        self.embedding_dimensions = None
+        self._extra: dict[str, Any] | None = None
+        self._error_type: str | None = None
+        self._cost_usd: float | None = None
+        self._nested = False
+        self.owner: object = None  # the Operation whose ``with`` block started it
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+    def start(self, parent: otel_context.Context | None = None, start_time_ns: int | None = None,
+              inherit: Mapping[str, Any] | None = None) -> Invocation:
+        """Start the span under ``parent`` (the current context by default); ``inherit`` adds attributes
+        that spans below this one inherit (workflow and agent names)."""
+        ctx = otel_context.get_current() if parent is None else parent
+        base = ctx.get(INHERITED_KEY)
+        if base:
+            attrs = {**base, **self.attributes}
+            self._nested = sc.GEN_AI_AGENT_NAME in base or sc.GEN_AI_WORKFLOW_NAME in base
+        else:
+            attrs = self.attributes
+        self.attributes = attrs
+        span = self._tel.tracer.start_span(self.name, ctx, self.kind, attributes=attrs, start_time=start_time_ns)
+        self.span = span
+        values = dict(trace.set_span_in_context(span, ctx))
+        values[CURRENT_KEY] = self
+        if inherit:
+            values[INHERITED_KEY] = {**base, **inherit} if base else inherit
+        self.context = otel_context.Context(values)
+        self._t0 = time.perf_counter()
+        return self
+
+    def activate(self) -> object:
+        """Make this invocation's span current; returns the token for :meth:`deactivate`."""
+        return otel_context.attach(self.context)  # type: ignore[arg-type]
+
+    @staticmethod
+    def deactivate(token: object) -> None:
+        otel_context.detach(token)  # type: ignore[arg-type]
+
+    def __enter__(self) -> Invocation:
+        self._token = self.activate()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            self.deactivate(token)
+        self.end(exc)
+
+    # --- what the call learned ---------------------------------------------------------------------------
+    def record(self, *, response_model: str | None = None, response_id: str | None = None,
+               input_tokens: int | None = None, output_tokens: int | None = None,
+               cache_read_tokens: int | None = None, cache_write_tokens: int | None = None,
+               reasoning_tokens: int | None = None, finish_reasons: Iterable[str] | None = None,
+               input_messages: Any = None, output_messages: Any = None, system_instructions: Any = None,
+               tool_definitions: Any = None, embedding_dimensions: int | None = None, response: Any = None,
+               **attributes: Any) -> None:
+        """Record what the call returned. ``input_tokens`` includes cached tokens. ``response`` may be an
+        OpenAI or Anthropic response (or a dict shaped like one) to read all of it from. Other keywords
+        (prompt_format, retries, parse_success, validation_success, prompt_name, or any name) become span
+        attributes. Never raises: a bad value is reported and skipped."""
+        try:
+            if response is not None:
+                self.observe_response(response)
+            if response_model is not None:
+                self.response_model = str(response_model)
+            if response_id is not None:
+                self.response_id = str(response_id)
+            for field, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
+                                 ("cache_read_tokens", cache_read_tokens), ("cache_write_tokens", cache_write_tokens),
+                                 ("reasoning_tokens", reasoning_tokens),
+                                 ("embedding_dimensions", embedding_dimensions)):
+                if value is not None:
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                        raise ValueError(f"{field} must be a non-negative int, got {value!r}")
+                    setattr(self, field, value)
+            if finish_reasons is not None:
+                self.finish_reasons = [finish_reasons] if isinstance(finish_reasons, str) else [
+                    str(r) for r in finish_reasons]
+            if input_messages is not None:
+                self.input_messages = input_messages
+            if output_messages is not None:
+                self.output_messages = output_messages
+            if system_instructions is not None:
+                self.system_instructions = system_instructions
+            if tool_definitions is not None:
+                self.tool_definitions = tool_definitions
+            if attributes:
+                self.set_attributes(attributes)
+        except Exception as exc:
+            diagnostics.report("call.record", exc)
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Extra span attributes; short names get the ``agentkit.`` prefix, strings are secret-masked."""
+        extra = self._extra if self._extra is not None else {}
+        for key, value in attributes.items():
+            if value is None:
+                continue
+            name = _RECORD_ATTRS.get(key) or _REQUEST_ATTRS.get(key) or (
+                key if "." in key else sc.AGENTKIT_PREFIX + key)
+            extra[name] = mask_secrets(value) if isinstance(value, str) else value
+        self._extra = extra
+
+    def observe_response(self, obj: Any) -> None:
+        """Fill what is not yet known from a provider response or a dict shaped like one."""
+        parsed = responses.parse(obj, want_content=self._tel.capture.on_span or self._tel.capture.on_event)
+        for field, value in parsed.as_record().items():
+            if getattr(self, field) is None:
+                setattr(self, field, value)
+
+    def observe_chunk(self, chunk: Any) -> None:
+        """A streamed item arrived: time to first chunk, intervals, and usage if the chunk carries it."""
+        now = time.perf_counter()
+        if self._first_chunk is None:
+            self._first_chunk = now - self._t0
+            self._intervals = []
+        else:
+            self._intervals.append(now - self._last_chunk)  # type: ignore[union-attr]
+        self._last_chunk = now
+        self._chunks += 1
+        if chunk is not None and not isinstance(chunk, (str, bytes)) and responses.has_usage(chunk):
+            parsed = responses.parse(chunk)
+            for field, value in parsed.as_record().items():
+                if value is not None and field != "output_messages":
+                    setattr(self, field, value)  # later chunks carry the final figures
+
+    def set_time_to_first_chunk(self, seconds: float) -> None:
+        """For calls recorded afterwards: the measured time to the first streamed chunk."""
+        self._first_chunk = seconds
+        self._chunks = max(self._chunks, 1)
+
+    def set_error_type(self, name: str) -> None:
+        """Mark the call failed with an error type known only by name (no exception object)."""
+        self._error_type = name
+
+    # --- end ---------------------------------------------------------------------------------------------
+    def end(self, exc: BaseException | None = None, end_time_ns: int | None = None,
+            duration_s: float | None = None) -> None:
+        """End the span once (later calls do nothing), set what was learned, hand over the metrics."""
+        if self._ended or self.span is None:
+            return
+        self._ended = True
+        span = self.span
+        duration = time.perf_counter() - self._t0 if duration_s is None else duration_s
+        try:
+            final = self._end_attributes()
+            if exc is not None:
+                self._error_type = error_type(exc)
+                span.set_status(Status(StatusCode.ERROR, mask_secrets(str(exc))[:1024]))
+                _record_exception(span, exc)
+            elif self._error_type is not None:
+                span.set_status(Status(StatusCode.ERROR, self._error_type))
+            if self._error_type is not None:
+                final[sc.ERROR_TYPE] = self._error_type
+            if final:
+                span.set_attributes(final)
+        except Exception as sdk_exc:
+            diagnostics.report("invocation.end", sdk_exc)
+        try:
+            span.end(end_time_ns)
+        except Exception as sdk_exc:
+            diagnostics.report("span.end", sdk_exc)
+        try:
+            self._tel.metrics.enqueue(self._measured(duration))
+        except Exception as sdk_exc:
+            diagnostics.report("invocation.metrics", sdk_exc)
+
+    def _end_attributes(self) -> dict[str, Any]:
+        final: dict[str, Any] = {}
+        cat = self.category
+        if cat in (INFERENCE, EMBEDDINGS):
+            if self.response_model is not None:
+                final[sc.GEN_AI_RESPONSE_MODEL] = self.response_model
+            if self.response_id is not None:
+                final[sc.GEN_AI_RESPONSE_ID] = self.response_id
+            if self.finish_reasons:
+                final[sc.GEN_AI_RESPONSE_FINISH_REASONS] = self.finish_reasons
+            for attr, value in ((sc.GEN_AI_USAGE_INPUT_TOKENS, self.input_tokens),
+                                (sc.GEN_AI_USAGE_OUTPUT_TOKENS, self.output_tokens),
+                                (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, self.cache_read_tokens),
+                                (sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, self.cache_write_tokens),
+                                (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, self.reasoning_tokens),
+                                (sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, self.embedding_dimensions)):
+                if value is not None:
+                    final[attr] = value
+            if self._first_chunk is not None:
+                final[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk
+                final[sc.AGENTKIT_STREAM_CHUNKS] = self._chunks
+            self._cost_usd = cost = self._cost()
+            if cost is not None:
+                final[sc.AGENTKIT_COST_USD] = cost
+            capture = self._tel.capture
+            if capture.on_span or capture.on_event:
+                self._tel.content_attributes(self, final)
+        if self._extra:
+            final.update(self._extra)
+        return final
+
+    def _model(self) -> str | None:
+        return self.response_model or self.attributes.get(sc.GEN_AI_REQUEST_MODEL)
+
+    def _cost(self) -> float | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return self._tel.pricing.cost(self._model(), self.input_tokens or 0, self.output_tokens or 0,
+                                      self.cache_read_tokens or 0, self.cache_write_tokens or 0)
+
+    def _measured(self, duration: float) -> Measured:
+        attrs = self.attributes
+        cat = self.category
+        metric_attrs = {k: attrs[k] for k in _METRIC_KEYS[cat] if k in attrs}
+        if self._error_type is not None:
+            metric_attrs[sc.ERROR_TYPE] = self._error_type
+        cost = cost_attrs = None
+        if cat in (AGENT, WORKFLOW):
+            metric_attrs[sc.GEN_AI_INVOCATION_IS_NESTED] = self._nested
+            return Measured("invocation", duration, metric_attrs, 0, 0, None, None, None, None)
+        if cat == TOOL:
+            return Measured("tool", duration, metric_attrs, 0, 0, None, None, None, None)
+        if self.response_model is not None:
+            metric_attrs[sc.GEN_AI_RESPONSE_MODEL] = self.response_model
+        if cat in (INFERENCE, EMBEDDINGS):
+            cost = self._cost_usd
+            if cost is not None:
+                cost_attrs = {key: value for key, value in (
+                    (sc.COST_ATTR_PROVIDER, attrs.get(sc.GEN_AI_PROVIDER_NAME)), (sc.COST_ATTR_MODEL, self._model()),
+                    (sc.COST_ATTR_WORKFLOW, attrs.get(sc.GEN_AI_WORKFLOW_NAME)),
+                    (sc.COST_ATTR_AGENT, attrs.get(sc.GEN_AI_AGENT_NAME))) if value is not None}
+        return Measured(cat, duration, metric_attrs, self.input_tokens or 0, self.output_tokens or 0, cost,
+                        cost_attrs, self._first_chunk, self._intervals)
+
+
+def _record_exception(span: trace.Span, exc: BaseException) -> None:
+    """Like Span.record_exception, with secrets masked in the message and the stack trace."""
+    stack = mask_secrets("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    span.record_exception(exc, attributes={"exception.message": mask_secrets(str(exc)),
+                                           "exception.stacktrace": stack}, escaped=True)
+
+
+class NoOpCall:
+    """What ``current_call()`` returns outside any agentkit span, or when the SDK is off: accepts and drops."""
+
+    span = trace.INVALID_SPAN
+
+    def record(self, **kwargs: Any) -> None:
+        return None
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        return None
+
+    def observe_response(self, obj: Any) -> None:
+        return None
+
+    def observe_chunk(self, chunk: Any) -> None:
+        return None
+
+
+NOOP_CALL = NoOpCall()

@@ -1,0 +1,88 @@
+"""What the recorder needs at run time (tracer, instruments, pricing, content policy), and which one is
+active. Entry points read ``telemetry._active`` once per call: None means off (before init, after
+shutdown, or OTEL_SDK_DISABLED), and then they run the user's function and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.trace import Tracer
+
+from .. import diagnostics, semconv as sc
+from ..config import ContentCapture, Settings
+from .content import ContentPolicy, system_instructions, to_messages
+from .metrics import GenAIMetrics
+from .pricing import Pricing
+
+if TYPE_CHECKING:
+    from opentelemetry._logs import Logger
+
+    from .invocation import Invocation
+
+
+class Telemetry:
+    """The recorder's collaborators, built by ``init()`` (or by an instrumentor given providers)."""
+
+    def __init__(self, settings: Settings, tracer: Tracer, meter: Meter, logger: Logger | None = None,
+                 pricing: Pricing | None = None) -> None:
+        self.settings = settings
+        self.tracer = tracer
+        self.capture: ContentCapture = settings.capture_content
+        self.content = ContentPolicy(settings.content_max_length, settings.redact)
+        self.pricing = pricing if pricing is not None else Pricing(settings.pricing)
+        self.metrics = GenAIMetrics(meter, legacy=settings.legacy_metrics)
+        self.logger = logger
+        meter.create_observable_counter(sc.METRIC_SDK_UNPRICED_CALLS, callbacks=[self._collect_unpriced],
+                                        description="LLM calls whose model is not in the pricing table")
+
+    def _collect_unpriced(self, options: CallbackOptions) -> Iterable[Observation]:
+        for model, n in list(self.pricing.unpriced.items()):
+            yield Observation(n, {sc.COST_ATTR_MODEL: model})
+
+    def content_attributes(self, inv: Invocation, final: dict[str, Any]) -> None:
+        """Add opt-in content to the span attributes and/or emit it as the inference details event."""
+        rendered: dict[str, str] = {}
+        for attr, value, convert in (
+            (sc.GEN_AI_INPUT_MESSAGES, inv.input_messages, to_messages),
+            (sc.GEN_AI_OUTPUT_MESSAGES, inv.output_messages, to_messages),
+            (sc.GEN_AI_SYSTEM_INSTRUCTIONS, inv.system_instructions, system_instructions),
+            (sc.GEN_AI_TOOL_DEFINITIONS, inv.tool_definitions, _as_list),
+        ):
+            if value is None:
+                continue
+            text = self.content.render(convert(value))
+            if text is not None:
+                rendered[attr] = text
+        if not rendered:
+            return
+        if self.capture.on_span:
+            final.update(rendered)
+        if self.capture.on_event and self.logger is not None:
+            attrs = {k: inv.attributes[k] for k in (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME,
+                                                    sc.GEN_AI_REQUEST_MODEL) if k in inv.attributes}
+            attrs.update(rendered)
+            try:
+                self.logger.emit(event_name=sc.EVENT_INFERENCE_DETAILS, attributes=attrs, context=inv.context)
+            except Exception as exc:
+                diagnostics.report("content.event", exc)
+
+    def shutdown(self) -> None:
+        self.metrics.shutdown()
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+_active: Telemetry | None = None
+
+
+def get_active() -> Telemetry | None:
+    return _active
+
+
+def set_active(tel: Telemetry | None) -> None:
+    global _active
+    _active = tel

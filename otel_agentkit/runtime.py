@@ -1,0 +1,245 @@
+"""``init``, ``flush`` and ``shutdown``: wiring the recorder to OpenTelemetry providers.
+
+init never replaces a provider the application already set: it adds its span processor and metric reader
+to an SDK provider it finds, and creates (and owns) providers only where none was set. Only what it owns
+or added is shut down by ``shutdown()``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import metrics, trace
+
+from . import diagnostics, semconv as sc
+from .config import ConfigError, Settings, load_settings
+from .instrument import telemetry as _state
+from .instrument.context import configure_salt
+from .instrument.pricing import Pricing
+from .instrument.telemetry import Telemetry
+from .version import __version__
+
+_lock = threading.RLock()
+_atexit_registered = False
+
+
+@dataclass
+class _Wiring:
+    """What init created or attached, so that shutdown undoes exactly that."""
+
+    settings: Settings
+    tracer_provider: Any
+    meter_provider: Any
+    logger_provider: Any = None
+    span_processors: list[Any] = field(default_factory=list)
+    metric_readers: list[Any] = field(default_factory=list)
+    log_processors: list[Any] = field(default_factory=list)
+    extras: list[Any] = field(default_factory=list)  # objects with shutdown() (alerts, instrumentors)
+
+
+_wiring: _Wiring | None = None
+
+
+def _resource(settings: Settings) -> Any:
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    attrs: dict[str, Any] = dict(settings.resource_attributes)
+    if settings.service_name:
+        attrs[SERVICE_NAME] = settings.service_name
+    attrs.setdefault("telemetry.distro.name", sc.SCOPE_NAME)
+    attrs.setdefault("telemetry.distro.version", __version__)
+    return Resource.create(attrs)  # also reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME
+
+
+def _is_sdk_tracer_provider(provider: Any) -> bool:
+    return hasattr(provider, "add_span_processor")
+
+
+def _is_unset(provider: Any) -> bool:
+    return type(provider).__name__.startswith(("Proxy", "_Proxy", "NoOp", "_NoOp", "Default"))
+
+
+def init(*, service_name: str | None = None, exporters: Any = None, metric_exporters: Any = None,
+         capture_content: Any = None, content_max_length: int | None = None, legacy_metrics: bool | None = None,
+         home: Any = None, pricing: Any = None, user_id_salt: str | None = None, redact: Any = None,
+         resource_attributes: Any = None, metric_export_interval_ms: int | None = None,
+         disabled: bool | None = None, tracer_provider: Any = None, meter_provider: Any = None,
+         logger_provider: Any = None) -> bool:
+    """Start recording. Keyword arguments override the OTEL_* / AGENTKIT_* environment.
+
+    Idempotent: a second call while active does nothing and returns False. Returns True when recording
+    was switched on, False when it was already on or is disabled (OTEL_SDK_DISABLED=true). Providers passed
+    explicitly, or already set globally by the application, are used as they are (our processor and
+    reader are added to them); otherwise SDK providers are created and set globally.
+    Raises ConfigError for a bad setting, naming it and its value.
+    """
+    global _wiring, _atexit_registered
+    with _lock:
+        if _wiring is not None:
+            diagnostics.logger.debug("otel_agentkit: init() called again; already active")
+            return False
+        settings = load_settings(
+            service_name=service_name, exporters=exporters, metric_exporters=metric_exporters,
+            capture_content=capture_content, content_max_length=content_max_length,
+            legacy_metrics=legacy_metrics, home=home, pricing=pricing, user_id_salt=user_id_salt, redact=redact,
+            resource_attributes=resource_attributes, metric_export_interval_ms=metric_export_interval_ms,
+            disabled=disabled)
+        if settings.disabled:
+            return False
+        pricing_table = Pricing(settings.pricing)  # validate before anything is wired
+        from .export import registry
+
+        span_exporters = registry.build_span_exporters(settings)
+        metric_exporters_ = registry.build_metric_exporters(settings)
+        log_exporters = registry.build_log_exporters(settings)
+
+        wiring = _wire(settings, span_exporters, metric_exporters_, log_exporters, tracer_provider,
+                       meter_provider, logger_provider)
+        tracer = wiring.tracer_provider.get_tracer(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
+        meter = wiring.meter_provider.get_meter(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
+        logger = None
+        if wiring.logger_provider is not None:
+            logger = wiring.logger_provider.get_logger(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
+        configure_salt(settings.user_id_salt, settings.home)
+        _state.set_active(Telemetry(settings, tracer, meter, logger, pricing_table))
+        _wiring = wiring
+        if not _atexit_registered:
+            atexit.register(shutdown)
+            _atexit_registered = True
+        return True
+
+
+def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[Any], log_exporters: list[Any],
+          tracer_provider: Any, meter_provider: Any, logger_provider: Any) -> _Wiring:
+    """Find or create the providers and attach our processors and readers to them.
+
+    Providers are never shut down by us, only what we attached: the global provider cannot be replaced
+    once set, so a later init() (after shutdown()) attaches fresh processors to the same providers.
+    """
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = None
+    # --- traces
+    tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+    if tracer_provider is None and _is_unset(tp):
+        resource = _resource(settings)
+        tp = TracerProvider(resource=resource)
+        trace.set_tracer_provider(tp)
+    processors = []
+    if span_exporters:
+        if _is_sdk_tracer_provider(tp):
+            exporter = span_exporters[0] if len(span_exporters) == 1 else _fanout_spans(span_exporters)
+            processor = BatchSpanProcessor(exporter)
+            tp.add_span_processor(processor)
+            processors.append(processor)
+        else:
+            diagnostics.logger.warning("otel_agentkit: the TracerProvider %s takes no span processors; "
+                                       "spans go where it sends them", type(tp).__name__)
+    # --- metrics
+    readers = [PeriodicExportingMetricReader(e, export_interval_millis=settings.metric_export_interval_ms)
+               for e in metric_exporters]
+    mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+    if meter_provider is None and _is_unset(mp):
+        mp = MeterProvider(resource=resource or _resource(settings), metric_readers=readers)
+        metrics.set_meter_provider(mp)
+    elif readers:
+        if hasattr(mp, "add_metric_reader"):
+            for reader in readers:
+                mp.add_metric_reader(reader)
+        else:
+            diagnostics.logger.warning("otel_agentkit: the MeterProvider %s cannot take more readers; "
+                                       "metrics go where it sends them", type(mp).__name__)
+            readers = []
+    # --- logs (content events, agent events)
+    lp = logger_provider
+    log_processors = []
+    if lp is None:
+        from opentelemetry import _logs
+
+        lp = _logs.get_logger_provider()
+        if _is_unset(lp):
+            if log_exporters:
+                from opentelemetry.sdk._logs import LoggerProvider
+
+                lp = LoggerProvider(resource=resource or _resource(settings))
+                _logs.set_logger_provider(lp)
+            else:
+                lp = None
+    if lp is not None and log_exporters and hasattr(lp, "add_log_record_processor"):
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+        for exp in log_exporters:
+            log_processor = BatchLogRecordProcessor(exp)
+            lp.add_log_record_processor(log_processor)
+            log_processors.append(log_processor)
+    return _Wiring(settings, tp, mp, lp, processors, readers, log_processors)
+
+
+def _fanout_spans(exporters: list[Any]) -> Any:
+    from .export.fanout import FanoutSpanExporter
+
+    return FanoutSpanExporter(exporters)
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Export everything recorded so far, waiting at most ``timeout`` seconds; True if all went out.
+
+    For short-lived processes (serverless handlers) that cannot wait for exit.
+    """
+    wiring, tel = _wiring, _state._active
+    if wiring is None or tel is None:
+        return True
+    millis = int(timeout * 1000)
+    ok = True
+    try:
+        tel.metrics.drain()
+        targets = [*wiring.span_processors, *wiring.metric_readers, *wiring.log_processors]
+        if not wiring.span_processors and hasattr(wiring.tracer_provider, "force_flush"):
+            targets.append(wiring.tracer_provider)
+        for target in targets:
+            ok = bool(target.force_flush(millis)) and ok
+    except Exception as exc:
+        diagnostics.report("flush", exc)
+        return False
+    return ok
+
+
+def shutdown(timeout: float = 10.0) -> None:
+    """Flush and stop; recording is off afterwards (until init again). Registered at exit."""
+    global _wiring
+    with _lock:
+        wiring, tel = _wiring, _state._active
+        if wiring is None:
+            return
+        _state.set_active(None)
+        _wiring = None
+        millis = int(timeout * 1000)
+        for step in (*wiring.extras, tel):
+            _safely("shutdown", lambda: step.shutdown() if step is not None else None)
+        for processor in (*wiring.span_processors, *wiring.log_processors):
+            _safely("shutdown.processor", processor.shutdown)
+        for reader in wiring.metric_readers:
+            _safely("shutdown.reader", lambda: reader.force_flush(millis))
+            if hasattr(wiring.meter_provider, "remove_metric_reader"):
+                _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
+            _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
+
+
+def _safely(where: str, fn: Any) -> None:
+    try:
+        fn()
+    except Exception as exc:
+        diagnostics.report(where, exc)
+
+
+def is_active() -> bool:
+    return _state._active is not None
+
+
+__all__ = ["init", "flush", "shutdown", "is_active", "ConfigError"]

@@ -27,7 +27,7 @@ _SECRET_PATTERNS = [
 _SECRETS = re.compile("|".join(_SECRET_PATTERNS))
 _BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9\-._~+/]{8,}=*")
 _KEY_VALUE = re.compile(
-    r"(?i)\b((?:x-)?api[_-]?key|access[_-]?token|auth[_-]?token|secret[_-]?key|client[_-]?secret|password)"
+    r"(?i)\b((?:x-)?api[_-]?key|(?:access|auth|refresh|id)?[_-]?token|(?:client[_-]?)?secret(?:[_-]?key)?|passw(?:or)?d)"
     r"(\"?'?\s*[:=]\s*\"?'?)([^\s\"',;&]{6,})"
 )
 # Cheap pre-check so that clean text (the common case) costs one scan, not three.

@@ -88,7 +88,9 @@ def parse(obj: Any, want_content: bool = False) -> Parsed:
     elif obj_type == "response":  # OpenAI Responses API
         out.input_tokens = _int(_get(usage, "input_tokens"))
         out.output_tokens = _int(_get(usage, "output_tokens"))
-        out.cache_read_tokens = _int(_get(_get(usage, "input_tokens_details"), "cached_tokens"))
+        details = _get(usage, "input_tokens_details")
+        out.cache_read_tokens = _int(_get(details, "cached_tokens"))
+        out.cache_write_tokens = _int(_get(details, "cache_write_tokens")) or None
         out.reasoning_tokens = _int(_get(_get(usage, "output_tokens_details"), "reasoning_tokens"))
         status = _get(obj, "status")
         out.finish_reasons = [str(status)] if status else None
@@ -107,7 +109,9 @@ def parse(obj: Any, want_content: bool = False) -> Parsed:
         if out.input_tokens is None:  # dicts shaped like the newer usage blocks
             out.input_tokens = _int(_get(usage, "input_tokens"))
             out.output_tokens = _int(_get(usage, "output_tokens"))
-        out.cache_read_tokens = _int(_get(_get(usage, "prompt_tokens_details"), "cached_tokens"))
+        details = _get(usage, "prompt_tokens_details")
+        out.cache_read_tokens = _int(_get(details, "cached_tokens"))
+        out.cache_write_tokens = _int(_get(details, "cache_write_tokens")) or None  # newer OpenAI models
         out.reasoning_tokens = _int(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens"))
         choices = _get(obj, "choices") or []
         reasons = [str(r) for r in (_get(c, "finish_reason") for c in choices) if r]

@@ -129,7 +129,7 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
     tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     if tracer_provider is None and _is_unset(tp):
         resource = _resource(settings)
-        tp = TracerProvider(resource=resource)
+        tp = TracerProvider(resource=resource, shutdown_on_exit=False)  # our atexit shuts down what we added
         trace.set_tracer_provider(tp)
     processors = []
     if span_exporters:
@@ -146,7 +146,7 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
                for e in metric_exporters]
     mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     if meter_provider is None and _is_unset(mp):
-        mp = MeterProvider(resource=resource or _resource(settings), metric_readers=readers)
+        mp = MeterProvider(resource=resource or _resource(settings), metric_readers=readers, shutdown_on_exit=False)
         metrics.set_meter_provider(mp)
     elif readers:
         if hasattr(mp, "add_metric_reader"):
@@ -167,7 +167,7 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
             if log_exporters:
                 from opentelemetry.sdk._logs import LoggerProvider
 
-                lp = LoggerProvider(resource=resource or _resource(settings))
+                lp = LoggerProvider(resource=resource or _resource(settings), shutdown_on_exit=False)
                 _logs.set_logger_provider(lp)
             else:
                 lp = None
@@ -225,10 +225,9 @@ def shutdown(timeout: float = 10.0) -> None:
         for processor in (*wiring.span_processors, *wiring.log_processors):
             _safely("shutdown.processor", processor.shutdown)
         for reader in wiring.metric_readers:
-            _safely("shutdown.reader", lambda: reader.force_flush(millis))
+            _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))  # collects a last time
             if hasattr(wiring.meter_provider, "remove_metric_reader"):
                 _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
-            _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
 
 
 def _safely(where: str, fn: Any) -> None:

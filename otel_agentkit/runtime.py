@@ -8,6 +8,7 @@ or added is shut down by ``shutdown()``.
 from __future__ import annotations
 
 import atexit
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,7 +153,6 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
     once set, so a later init() (after shutdown()) attaches fresh processors to the same providers.
     """
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -174,7 +174,7 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
             diagnostics.logger.warning("otel_agentkit: the TracerProvider %s takes no span processors; "
                                        "spans go where it sends them", type(tp).__name__)
     # --- metrics
-    readers = [PeriodicExportingMetricReader(e, export_interval_millis=settings.metric_export_interval_ms)
+    readers = [_reader_class()(e, export_interval_millis=settings.metric_export_interval_ms)
                for e in metric_exporters]
     mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     if meter_provider is None and _is_unset(mp):
@@ -211,6 +211,24 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
             lp.add_log_record_processor(log_processor)
             log_processors.append(log_processor)
     return _Wiring(settings, tp, mp, lp, processors, readers, log_processors)
+
+
+@functools.lru_cache(maxsize=None)
+def _reader_class() -> Any:
+    """A periodic reader that can be shut down (last collection) and then removed from the provider:
+    the SDK's remove_metric_reader shuts it down again, which must be silent."""
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    class _OnceReader(PeriodicExportingMetricReader):
+        _agentkit_stopped = False
+
+        def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+            if self._agentkit_stopped:
+                return
+            self._agentkit_stopped = True
+            super().shutdown(timeout_millis=timeout_millis, **kwargs)
+
+    return _OnceReader
 
 
 def _fanout_spans(exporters: list[Any]) -> Any:

@@ -179,8 +179,6 @@ EVENT_APPROVAL_RESPONSE: Final = "agentkit.approval.response"
 
 METRIC_AGENTS_ACTIVE: Final = "agentkit.agents.active"  # up-down counter, {agent}
 METRIC_AGENT_PROGRESS: Final = "agentkit.agent.progress"  # gauge, 1, per gen_ai.agent.id
-METRIC_AGENT_HEARTBEATS: Final = "agentkit.agent.heartbeats"  # counter, {heartbeat}
-METRIC_AGENT_EVENTS: Final = "agentkit.agent.events"  # counter, {event}
 METRIC_AGENT_SIGNALS: Final = "agentkit.agent.signals"  # counter, {signal}
 METRIC_FEEDBACK_SCORE: Final = "agentkit.feedback.score"  # histogram, 1
 METRIC_APPROVAL_WAIT: Final = "agentkit.approval.wait.duration"  # histogram, s
@@ -188,3 +186,33 @@ METRIC_AGENT_STORE_ERRORS: Final = "agentkit.agent.store.errors"  # counter, {er
 UNIT_RATIO: Final = "1"
 FEEDBACK_SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
 APPROVAL_WAIT_BUCKETS: Final = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 86400)
+
+
+# === analytics (otel_agentkit/analytics/): names only read, never emitted =================================
+# Older GenAI names still written by other instrumentations into Collector files; read as fallbacks when
+# the current name is absent (see GENAI_CONVENTIONS.md "Renamed, never emit").
+LEGACY_GEN_AI_SYSTEM: Final = "gen_ai.system"
+LEGACY_USAGE_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"
+LEGACY_USAGE_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"
+LEGACY_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+RESOURCE_SERVICE_NAME: Final = "service.name"  # resource attribute: which app a call came from
+
+
+# === auto-instrumentation of client libraries (otel_agentkit/auto/) ==========================================
+# Request/response attributes the openai and anthropic instrumentors read from calls, and the markers they
+# use to recognise another GenAI instrumentation's span.
+GEN_AI_SYSTEM_LEGACY: Final = "gen_ai.system"  # read only (older instrumentations' marker); never emitted
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"  # text | json
+OUTPUT_TYPE_TEXT: Final = "text"
+OUTPUT_TYPE_JSON: Final = "json"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+# Tool calls the model asked for: names and call ids (never arguments: those are content, opt-in).
+AGENTKIT_RESPONSE_TOOL_CALLS: Final = "agentkit.response.tool_calls"
+AGENTKIT_RESPONSE_TOOL_CALL_IDS: Final = "agentkit.response.tool_call_ids"
+PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
+PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
+PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"

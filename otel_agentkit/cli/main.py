@@ -63,4 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a script (python -m otel_agentkit.cli.main) this module is __main__; the command groups import
+    # otel_agentkit.cli.main, so use that copy for CliError to be the class they raise.
+    from otel_agentkit.cli.main import main as _main
+
+    sys.exit(_main())

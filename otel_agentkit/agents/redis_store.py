@@ -1,0 +1,242 @@
+"""Redis state store: agent state shared by processes on several hosts.
+
+Keys with TTL are Redis keys with PX expiry; streams are Redis streams capped with exact MAXLEN. Everything
+lives under a namespace prefix so the database can be shared. Needs the ``redis`` package (redis-py >= 5;
+``pip install redis``), imported only here. A blocking read is cut into slices of at most one second so a
+socket timeout never fires mid-wait and a restarted server is noticed quickly. Listing keys by prefix
+(active agents, pending signals and approvals) uses SCAN over the namespace: fine for the hundreds of keys
+a fleet of agents keeps, not meant for a database shared with millions of other keys (use its own db number).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from .store import Entry, StoreError, StreamInfo
+
+T = TypeVar("T")
+_FIELD = "d"  # each stream entry holds one field: the JSON text
+_SLICE_MS = 1000
+
+
+def _redis() -> Any:
+    try:
+        import redis
+    except ImportError as exc:  # an optional dependency: say which one
+        raise ImportError("a redis:// agent store needs the redis package: pip install 'redis>=5'") from exc
+    return redis
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        parts = parts._replace(netloc=user + host)
+    return urlunsplit(parts)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _seconds(pttl: int) -> float | None:
+    return pttl / 1000.0 if pttl is not None and pttl >= 0 else None
+
+
+class RedisStore:
+    """Keys with TTL and capped streams in Redis (see :class:`.store.StateStore`)."""
+
+    kind = "redis"
+
+    def __init__(self, url: str, namespace: str = "agentkit:", connect_timeout: float = 2.0,
+                 socket_timeout: float = 5.0) -> None:
+        redis = _redis()
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = _safe_url(url)
+        self._ns = namespace
+        self._errors = (redis.exceptions.RedisError, OSError)
+        try:
+            # One immediate retry: a pooled connection broken by a server restart is replaced transparently;
+            # a server that is really down fails fast instead of stalling the agent in backoff.
+            self._r = redis.Redis.from_url(
+                url, decode_responses=True, socket_connect_timeout=connect_timeout,
+                socket_timeout=max(socket_timeout, _SLICE_MS / 1000 + 1),
+                retry=Retry(NoBackoff(), 1),
+                retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError])
+        except ValueError as exc:
+            raise ValueError(f"store={self.url!r}: {exc}") from None
+
+    def _k(self, key: str) -> str:
+        return self._ns + key
+
+    def _run(self, operation: str, work: Callable[[], T]) -> T:
+        try:
+            return work()
+        except self._errors as exc:
+            raise StoreError(self.url, operation, exc) from exc
+
+    # --- keys ---------------------------------------------------------------------------------------------
+    def set(self, key: str, value: str, ttl: float | None = None, *, only_if_absent: bool = False) -> bool:
+        px = max(1, int(ttl * 1000)) if ttl is not None else None
+        return bool(self._run("set", lambda: self._r.set(self._k(key), value, px=px, nx=only_if_absent)))
+
+    def get(self, key: str) -> str | None:
+        return self._run("get", lambda: self._r.get(self._k(key)))
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return self._run("get", lambda: self._r.mget([self._k(k) for k in keys]))
+
+    def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        return int(self._run("delete", lambda: self._r.delete(*(self._k(k) for k in keys))))
+
+    def take(self, key: str) -> str | None:
+        def work() -> str | None:
+            pipe = self._r.pipeline(transaction=True)  # GET + DEL in MULTI: one taker wins (any Redis version)
+            pipe.get(self._k(key))
+            pipe.delete(self._k(key))
+            return pipe.execute()[0]
+        return self._run("take", work)
+
+    def scan(self, prefix: str) -> dict[str, str]:
+        def work() -> dict[str, str]:
+            names = list(self._r.scan_iter(match=_glob_escape(self._k(prefix)) + "*", count=1000))
+            if not names:
+                return {}
+            values = self._r.mget(names)
+            cut = len(self._ns)
+            # skip streams and other types (mget gives None for them) and keys that expired meanwhile
+            return {n[cut:]: v for n, v in zip(names, values) if v is not None}
+        return self._run("scan", work)
+
+    def get_ttl(self, key: str) -> tuple[str | None, float | None]:
+        def work() -> tuple[str | None, float | None]:
+            pipe = self._r.pipeline(transaction=True)
+            pipe.get(self._k(key))
+            pipe.pttl(self._k(key))
+            value, pttl = pipe.execute()
+            return (None, None) if value is None else (value, _seconds(pttl))
+        return self._run("get", work)
+
+    def scan_ttl(self, prefix: str) -> dict[str, tuple[str, float | None]]:
+        def work() -> dict[str, tuple[str, float | None]]:
+            names = list(self._r.scan_iter(match=_glob_escape(self._k(prefix)) + "*", count=1000))
+            if not names:
+                return {}
+            pipe = self._r.pipeline(transaction=False)
+            pipe.mget(names)
+            for name in names:
+                pipe.pttl(name)
+            values, *ttls = pipe.execute()
+            cut = len(self._ns)
+            return {n[cut:]: (v, _seconds(t)) for n, v, t in zip(names, values, ttls) if v is not None}
+        return self._run("scan", work)
+
+    # --- streams ------------------------------------------------------------------------------------------
+    def append(self, stream: str, data: str, max_len: int | None = None, min_ms: int | None = None) -> str:
+        def work() -> str:
+            name = self._k(stream)
+            if min_ms is None:
+                return self._r.xadd(name, {_FIELD: data}, maxlen=max_len, approximate=False)
+            pipe = self._r.pipeline(transaction=False)
+            pipe.xadd(name, {_FIELD: data}, maxlen=max_len, approximate=False)
+            pipe.xtrim(name, minid=str(min_ms), approximate=False)
+            return pipe.execute()[0]
+        return self._run("append", work)
+
+    def read(self, positions: Mapping[str, str], count: int, block_ms: int = 0) -> list[Entry]:
+        def work() -> list[Entry]:
+            after = {self._k(s): (self._last_id(self._k(s)) if p == "$" else p) for s, p in positions.items()}
+            deadline = time.monotonic() + block_ms / 1000.0
+            while True:
+                left_ms = int((deadline - time.monotonic()) * 1000)
+                block = min(left_ms, _SLICE_MS) if left_ms >= 1 else None
+                reply = self._r.xread(after, count=count, block=block)
+                entries = self._entries(reply)
+                if entries or block is None:
+                    return entries
+        return self._run("read", work)
+
+    def _entries(self, reply: Any) -> list[Entry]:
+        if isinstance(reply, dict):  # RESP3 shape: {stream: [[entries]]}
+            reply = [(n, v[0] if v and isinstance(v[0], list) else v) for n, v in reply.items()]
+        cut = len(self._ns)
+        return [Entry(name[cut:], entry_id, fields.get(_FIELD, "null"))
+                for name, items in reply or [] for entry_id, fields in items]
+
+    def _last_id(self, name: str) -> str:
+        newest = self._r.xrevrange(name, count=1)
+        return newest[0][0] if newest else "0-0"
+
+    def last_id(self, stream: str) -> str:
+        return self._run("last_id", lambda: self._last_id(self._k(stream)))
+
+    def tail(self, stream: str, count: int) -> list[Entry]:
+        def work() -> list[Entry]:
+            rows = self._r.xrevrange(self._k(stream), count=count)
+            return [Entry(stream, i, f.get(_FIELD, "null")) for i, f in reversed(rows)]
+        return self._run("tail", work)
+
+    def range(self, stream: str, min_ms: int | None = None) -> list[Entry]:
+        def work() -> list[Entry]:
+            rows = self._r.xrange(self._k(stream), min=str(min_ms) if min_ms else "-")
+            return [Entry(stream, i, f.get(_FIELD, "null")) for i, f in rows]
+        return self._run("range", work)
+
+    def info(self, stream: str) -> StreamInfo | None:
+        def work() -> StreamInfo | None:
+            name = self._k(stream)
+            pipe = self._r.pipeline(transaction=True)
+            pipe.exists(name)
+            pipe.xlen(name)
+            pipe.xrange(name, count=1)
+            pipe.xrevrange(name, count=1)
+            exists, length, first, last = pipe.execute()
+            if not exists:
+                return None
+            return StreamInfo(int(length), first[0][0] if first else None, last[0][0] if last else None)
+        return self._run("info", work)
+
+    def trim(self, stream: str, max_len: int | None = None, min_ms: int | None = None) -> int:
+        def work() -> int:
+            removed = 0
+            if min_ms is not None:
+                removed += int(self._r.xtrim(self._k(stream), minid=str(min_ms), approximate=False))
+            if max_len is not None:
+                removed += int(self._r.xtrim(self._k(stream), maxlen=max_len, approximate=False))
+            return removed
+        return self._run("trim", work)
+
+    def delete_stream(self, stream: str) -> bool:
+        return bool(self._run("delete_stream", lambda: self._r.delete(self._k(stream))))
+
+    def streams(self, prefix: str) -> list[str]:
+        def work() -> list[str]:
+            names = self._r.scan_iter(match=_glob_escape(self._k(prefix)) + "*", count=1000, _type="STREAM")
+            return sorted(n[len(self._ns):] for n in names)
+        return self._run("streams", work)
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    def ping(self) -> None:
+        self._run("ping", self._r.ping)
+
+    def close(self) -> None:
+        try:
+            self._r.close()
+        except self._errors:
+            pass
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.url!r})"

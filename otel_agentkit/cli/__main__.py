@@ -1,0 +1,5 @@
+import sys
+
+from otel_agentkit.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""``agentkit agents list [--stale]``: who is alive, what they do, who went quiet.
+
+Also holds the store options shared by the ``agents``, ``events`` and ``approvals`` groups: ``--store URL``
+(default $AGENTKIT_AGENT_STORE, else SQLite at <home>/agents.db) and ``--home`` (accepted after the
+subcommand too, as in ``agentkit approvals approve ID --home DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from .main import CliError
+
+
+class AgentCliError(CliError, ValueError):
+    """A CliError that is also a ValueError. Under ``python -m otel_agentkit.cli.main`` the module runs as
+    ``__main__`` and this package imports a second copy of it, whose CliError ``main()`` does not catch;
+    ``main()`` still turns a ValueError into one line on stderr, so the message never becomes a traceback."""
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", metavar="URL",
+                        help="agent state store: sqlite:///path, a file path, or redis://host:port/db "
+                             "(default: $AGENTKIT_AGENT_STORE, else agents.db in the data directory)")
+    # SUPPRESS: when not given here, the top-level --home (or its default) stays in effect
+    parser.add_argument("--home", default=argparse.SUPPRESS, help="data directory")
+
+
+def open_cli_store(args: argparse.Namespace) -> Any:
+    """The store the options name; a bad URL or an unreachable store is a one-line CliError."""
+    from ..agents.store import StoreError, open_store
+    from ..config import default_home
+
+    home = getattr(args, "home", None) or default_home()
+    try:
+        store = open_store(getattr(args, "store", None) or None, home=home)
+        store.ping()
+        return store
+    except (StoreError, ValueError, ImportError) as exc:
+        raise AgentCliError(str(exc)) from None
+
+
+def fail(exc: BaseException) -> CliError:
+    return AgentCliError(str(exc))
+
+
+def ago(ts: float, now: float | None = None) -> str:
+    return duration((time.time() if now is None else now) - ts)
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def register(subparsers: Any) -> None:
+    group = subparsers.add_parser("agents", help="agents' heartbeats: alive, stale, finished")
+    sub = group.add_subparsers(dest="agents_command", metavar="SUBCOMMAND")
+    listing = sub.add_parser("list", help="agents with a live heartbeat (or --stale, --all)")
+    which = listing.add_mutually_exclusive_group()
+    which.add_argument("--stale", action="store_true",
+                       help="agents whose last beat is older than --threshold and that did not finish")
+    which.add_argument("--all", action="store_true", help="every agent on record, finished ones too")
+    listing.add_argument("--threshold", type=float, default=30.0, metavar="SECONDS",
+                         help="age of the last beat that makes an agent stale (default 30)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_store_options(listing)
+    listing.set_defaults(func=_list)
+    group.set_defaults(func=lambda args: _usage(group))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _list(args: argparse.Namespace) -> int:
+    from ..agents.heartbeats import Heartbeats
+    from ..agents.store import StoreError
+
+    if args.threshold <= 0:
+        raise AgentCliError(f"--threshold={args.threshold!r}: must be a number of seconds above 0")
+    store = open_cli_store(args)
+    try:
+        hb = Heartbeats(store)
+        agents = hb.stale_agents(args.threshold) if args.stale else hb.agents() if args.all else hb.active_agents()
+    except StoreError as exc:
+        raise fail(exc) from None
+    finally:
+        store.close()
+    if args.json:
+        for a in agents:
+            print(json.dumps({**a.__dict__, "alive": a.alive}))
+        return 0
+    if not agents:
+        print("no stale agents" if args.stale else "no agents on record" if args.all else "no active agents")
+        return 0
+    print(f"{'AGENT':<24} {'STATUS':<12} {'PROGRESS':>8} {'LAST BEAT':>9} {'ALIVE':<5} {'HOST/PID':<22} TASK")
+    for a in agents:
+        progress = f"{a.progress:.0%}" if a.progress is not None else "-"
+        print(f"{clip(a.agent_id, 24):<24} {clip(a.status, 12):<12} {progress:>8} {duration(a.age):>9} "
+              f"{'yes' if a.alive else 'no':<5} {clip(f'{a.host}/{a.pid}', 22):<22} {a.current_task or ''}")
+    return 0

@@ -82,17 +82,13 @@ def _build(setting: str, items: tuple[Any, ...], table: dict[str, Callable[[Sett
     the setting and the value); objects are used as given. With ``skip_other_signals`` a name that only
     exists for another signal (console has no metrics) is skipped instead of refused."""
     known = set(SPAN_EXPORTERS) | set(METRIC_EXPORTERS) | set(LOG_EXPORTERS) | {"none"}
-    out: list[Any] = []
-    for item in items:
-        if not isinstance(item, str):
-            out.append(item)
-            continue
-        if item not in known or (item not in table and item != "none" and not skip_other_signals):
+    for item in items:  # every name is checked before any exporter is built
+        if isinstance(item, str) and (item not in known or (
+                item not in table and item != "none" and not skip_other_signals)):
             choices = ", ".join(sorted(set(table) | {"none"}))
             raise ConfigError(setting, item, f"unknown exporter; known: {choices}")
-        if item in table:
-            out.append(table[item](settings))
-    return out
+    return [table[item](settings) if isinstance(item, str) else item
+            for item in items if not isinstance(item, str) or item in table]
 
 
 def build_span_exporters(settings: Settings) -> list[SpanExporter]:

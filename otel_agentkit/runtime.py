@@ -68,13 +68,15 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
          home: Any = None, pricing: Any = None, user_id_salt: str | None = None, redact: Any = None,
          resource_attributes: Any = None, metric_export_interval_ms: int | None = None,
          disabled: bool | None = None, tracer_provider: Any = None, meter_provider: Any = None,
-         logger_provider: Any = None) -> bool:
+         logger_provider: Any = None, alerts: Any = None) -> bool:
     """Start recording. Keyword arguments override the OTEL_* / AGENTKIT_* environment.
 
     Idempotent: a second call while active does nothing and returns False. Returns True when recording
     was switched on, False when it was already on or is disabled (OTEL_SDK_DISABLED=true). Providers passed
     explicitly, or already set globally by the application, are used as they are (our processor and
-    reader are added to them); otherwise SDK providers are created and set globally.
+    reader are added to them); otherwise SDK providers are created and set globally. ``alerts`` turns on
+    in-process alert rules: True (the rules in the data directory), a rules file, a list of rules, or a
+    mapping of options (see ``otel_agentkit.alerts.setup``).
     Raises ConfigError for a bad setting, naming it and its value.
     """
     global _wiring, _atexit_registered
@@ -99,6 +101,16 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
 
         wiring = _wire(settings, span_exporters, metric_exporters_, log_exporters, tracer_provider,
                        meter_provider, logger_provider)
+        if alerts is not None and alerts is not False:
+            from .alerts.setup import setup_alerts
+
+            try:
+                handle = setup_alerts(alerts, settings, wiring.tracer_provider, wiring.meter_provider)
+            except Exception:
+                _undo(wiring)
+                raise
+            if handle is not None:
+                wiring.extras.append(handle)
         tracer = wiring.tracer_provider.get_tracer(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
         meter = wiring.meter_provider.get_meter(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
         logger = None
@@ -278,6 +290,15 @@ def shutdown(timeout: float = 10.0) -> None:
             _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))  # collects a last time
             if hasattr(wiring.meter_provider, "remove_metric_reader"):
                 _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
+
+
+def _undo(wiring: _Wiring) -> None:
+    """Detach what _wire attached (init failed after wiring)."""
+    for processor in (*wiring.span_processors, *wiring.log_processors):
+        _safely("init.undo", processor.shutdown)
+    for reader in wiring.metric_readers:
+        if hasattr(wiring.meter_provider, "remove_metric_reader"):
+            _safely("init.undo", lambda: wiring.meter_provider.remove_metric_reader(reader))
 
 
 def _safely(where: str, fn: Any) -> None:

@@ -81,3 +81,36 @@ def test_disabled_import_and_call_cost_nothing_visible(tmp_path):
         print(json.dumps({"init": agentkit.init(), "sdk_loaded": "opentelemetry.sdk.trace" in sys.modules}))
     """, tmp_path, {"OTEL_SDK_DISABLED": "true"})
     assert out == {"init": False, "sdk_loaded": False}
+
+
+def test_init_with_alert_rules_fires_from_spans(make_sdk, tmp_path, capsys):
+    """init(alerts=[...]) wires the alert processor to the same spans (a stdout channel here)."""
+    import otel_agentkit as agentkit
+
+    make_sdk(alerts=[{"name": "any-error", "metric": "error_rate", "window": "last 5 min", "comparison": ">",
+                      "threshold": 0, "severity": "warning", "channels": [{"type": "stdout"}]}])
+
+    @agentkit.llm(provider="openai", model="gpt-4o")
+    def ask():
+        raise ConnectionError("refused")
+
+    for _ in range(3):
+        try:
+            ask()
+        except ConnectionError:
+            pass
+    agentkit.shutdown()  # drains the alert worker: evaluates once more and waits for deliveries
+    out = capsys.readouterr().out
+    assert "any-error" in out
+
+
+def test_bad_alert_rule_fails_init_and_leaves_nothing_running(make_sdk, tmp_path):
+    import pytest
+
+    import otel_agentkit as agentkit
+    from otel_agentkit import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        make_sdk(alerts=[{"name": "x", "metric": "error_rate", "threshold": "high", "channels": [{"type": "stdout"}]}])
+    assert "threshold" in str(info.value)
+    assert not agentkit.is_active()

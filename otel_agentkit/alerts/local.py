@@ -1,0 +1,111 @@
+"""Rule evaluation over the local JSONL telemetry (``agentkit alerts watch`` and ``metrics``).
+
+Each pass starts from scratch over the files: spans written late by a batch exporter are never missed, and
+the cooldown in the store keeps a breach from firing twice. Metric points are read too, for metric rules:
+cumulative streams are turned into deltas per series (name, attributes, resource, start time), since the
+JSONL metric exporter writes cumulative temporality by default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from .engine import Evaluation, Evaluator, Stats, fact_from_record, metric_dims
+from .rules import Rule
+
+TELEMETRY_DIR = "telemetry"
+START_SLACK = 3600.0  # spans that started up to an hour before a window may still end inside it
+
+
+def telemetry_path(home: Path) -> Path:
+    return Path(home) / TELEMETRY_DIR
+
+
+def _hashable(mapping: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in mapping.items()))
+
+
+def _delta(prev: Any, point: Any) -> Stats | None:
+    """The delta of a cumulative point over the previous one of its series (None on a counter reset)."""
+    t = point.time_ns / 1e9
+    stats = Stats()
+    if point.kind == "histogram":
+        count = (point.count or 0) - (prev.count or 0)
+        total = (point.sum or 0.0) - (prev.sum or 0.0)
+        if count < 0 or len(point.bucket_counts) != len(prev.bucket_counts) \
+                or point.explicit_bounds != prev.explicit_bounds:
+            return None
+        counts = [a - b for a, b in zip(point.bucket_counts, prev.bucket_counts)]
+        if any(c < 0 for c in counts):
+            return None
+        stats.add_histogram(count, total, None, None, point.explicit_bounds, counts, t)
+        return stats
+    value = (point.value or 0) - (prev.value or 0)
+    if value < 0:
+        return None
+    stats.add(float(value), t)
+    return stats
+
+
+def _whole(point: Any) -> Stats:
+    t = point.time_ns / 1e9
+    stats = Stats()
+    if point.kind == "histogram":
+        stats.add_histogram(point.count or 0, point.sum or 0.0, point.min, point.max, point.explicit_bounds,
+                            point.bucket_counts, t)
+    elif point.kind == "exponential_histogram":
+        stats.count, stats.total = point.count or 0, point.sum or 0.0
+    else:
+        stats.add(float(point.value or 0), t)
+    return stats
+
+
+def feed_metric_points(evaluator: Evaluator, points: Iterable[Any], read_since_ns: int) -> None:
+    """Metric points (``export.reader.MetricPoint``) into ``evaluator``, cumulative ones as deltas."""
+    series: dict[tuple, list[Any]] = {}
+    for p in points:
+        if p.name not in evaluator.point_names:
+            continue
+        cumulative = p.temporality == "CUMULATIVE" and p.kind in ("histogram", "sum") and (
+            p.kind == "histogram" or p.is_monotonic)
+        if not cumulative:
+            evaluator.add_point(p.time_ns / 1e9, p.name, metric_dims(p.attributes), _whole(p))
+            continue
+        key = (p.name, _hashable(p.attributes), _hashable(p.resource), p.start_ns)
+        series.setdefault(key, []).append(p)
+    for items in series.values():
+        items.sort(key=lambda p: p.time_ns)
+        first = items[0]
+        if first.start_ns >= read_since_ns:  # the stream began inside what was read: all of it counts
+            evaluator.add_point(first.time_ns / 1e9, first.name, metric_dims(first.attributes), _whole(first))
+        for prev, point in zip(items, items[1:]):
+            stats = _delta(prev, point)
+            if stats is None:  # a reset: the new cumulative value is the delta
+                stats = _whole(point)
+            evaluator.add_point(point.time_ns / 1e9, point.name, metric_dims(point.attributes), stats)
+
+
+def read_since(rules: list[Rule], now: float) -> float | None:
+    """From when spans and points must be read to evaluate ``rules`` at ``now`` (None: no enabled rule)."""
+    windows = [float(r.window) for r in rules if r.enabled]  # type: ignore[arg-type]
+    return now - max(windows) - START_SLACK if windows else None
+
+
+def wants_metric_points(rules: list[Rule]) -> bool:
+    return any(r.enabled and r.source == "metrics" and not r.builtin for r in rules)
+
+
+def evaluate_records(rules: list[Rule], now: float, spans: Iterable[Any], points: Iterable[Any] = (),
+                     since: float | None = None) -> list[Evaluation]:
+    """Every enabled rule evaluated at ``now`` over span records and metric points read back from files
+    (``export.reader.SpanRecord`` / ``MetricPoint``; the caller reads, so this floor imports no exporter)."""
+    evaluator = Evaluator(rules)
+    if not evaluator.windows:
+        return []
+    for record in spans:
+        evaluator.add(fact_from_record(record))
+    if evaluator.point_names:
+        start = since if since is not None else read_since(rules, now)
+        feed_metric_points(evaluator, points, int((start or 0) * 1e9))
+    return evaluator.evaluate(now)

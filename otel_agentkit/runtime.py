@@ -20,7 +20,7 @@ from .config import ConfigError, Settings, load_settings
 from .instrument import telemetry as _state
 from .instrument.context import configure_salt
 from .instrument.pricing import Pricing
-from .instrument.telemetry import Telemetry
+from .instrument.telemetry import Telemetry, ensure_telemetry  # noqa: F401  (re-exported)
 from .version import __version__
 
 _lock = threading.RLock()
@@ -123,38 +123,6 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
             atexit.register(shutdown)
             _atexit_registered = True
         return True
-
-
-def ensure_telemetry(tracer_provider: Any = None, meter_provider: Any = None,
-                     logger_provider: Any = None) -> Telemetry | None:
-    """The active recorder; if init() was not called, one over the given (or global) providers.
-
-    For instrumentors started by ``opentelemetry-instrument`` without ``agentkit.init()``: the
-    distro has set up the providers and exporters, so nothing is attached, only the recorder is made.
-    Returns None when OTEL_SDK_DISABLED is set or the settings are invalid (reported).
-    """
-    with _lock:
-        if _state._active is not None:
-            return _state._active
-        try:
-            settings = load_settings()
-            if settings.disabled:
-                return None
-            from opentelemetry import _logs
-
-            tp = tracer_provider or trace.get_tracer_provider()
-            mp = meter_provider or metrics.get_meter_provider()
-            lp = logger_provider or _logs.get_logger_provider()
-            tel = Telemetry(settings,
-                            tp.get_tracer(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL),
-                            mp.get_meter(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL),
-                            lp.get_logger(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL))
-        except Exception as exc:
-            diagnostics.report("ensure_telemetry", exc)
-            return None
-        configure_salt(settings.user_id_salt, settings.home)
-        _state.set_active(tel)
-        return tel
 
 
 def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[Any], log_exporters: list[Any],

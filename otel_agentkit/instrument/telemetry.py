@@ -5,6 +5,7 @@ shutdown, or OTEL_SDK_DISABLED), and then they run the user's function and nothi
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -86,3 +87,42 @@ def get_active() -> Telemetry | None:
 def set_active(tel: Telemetry | None) -> None:
     global _active
     _active = tel
+
+
+_ensure_lock = threading.Lock()
+
+
+def ensure_telemetry(tracer_provider: Any = None, meter_provider: Any = None,
+                     logger_provider: Any = None) -> Telemetry | None:
+    """The active recorder; if init() was not called, one over the given (or global) providers.
+
+    For instrumentors started by ``opentelemetry-instrument`` without ``agentkit.init()``: the distro has
+    set up the providers and exporters, so nothing is attached, only the recorder is made. Returns None
+    when OTEL_SDK_DISABLED is set or the settings are invalid (reported).
+    """
+    with _ensure_lock:
+        if _active is not None:
+            return _active
+        try:
+            from opentelemetry import _logs, metrics, trace
+
+            from ..config import load_settings
+            from ..version import __version__
+            from .context import configure_salt
+
+            settings = load_settings()
+            if settings.disabled:
+                return None
+            tp = tracer_provider or trace.get_tracer_provider()
+            mp = meter_provider or metrics.get_meter_provider()
+            lp = logger_provider or _logs.get_logger_provider()
+            tel = Telemetry(settings,
+                            tp.get_tracer(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL),
+                            mp.get_meter(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL),
+                            lp.get_logger(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL))
+            configure_salt(settings.user_id_salt, settings.home)
+        except Exception as exc:
+            diagnostics.report("ensure_telemetry", exc)
+            return None
+        set_active(tel)
+        return tel

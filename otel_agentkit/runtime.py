@@ -38,6 +38,7 @@ class _Wiring:
     span_processors: list[Any] = field(default_factory=list)
     metric_readers: list[Any] = field(default_factory=list)
     log_processors: list[Any] = field(default_factory=list)
+    exporters: list[Any] = field(default_factory=list)
     extras: list[Any] = field(default_factory=list)  # objects with shutdown() (alerts, instrumentors)
 
 
@@ -144,18 +145,22 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
         tp = TracerProvider(resource=resource, shutdown_on_exit=False)  # our atexit shuts down what we added
         trace.set_tracer_provider(tp)
     processors = []
+    exporters: list[Any] = []  # what flush() must force_flush after the processors (they do not pass it on)
     if span_exporters:
         if _is_sdk_tracer_provider(tp):
-            exporter = span_exporters[0] if len(span_exporters) == 1 else _fanout_spans(span_exporters)
+            exporter = _fanout("FanoutSpanExporter", span_exporters)
             processor = BatchSpanProcessor(exporter)
             tp.add_span_processor(processor)
             processors.append(processor)
+            exporters.append(exporter)
         else:
             diagnostics.logger.warning("otel_agentkit: the TracerProvider %s takes no span processors; "
                                        "spans go where it sends them", type(tp).__name__)
     # --- metrics
-    readers = [_reader_class()(e, export_interval_millis=settings.metric_export_interval_ms)
-               for e in metric_exporters]
+    readers = []
+    if metric_exporters:
+        readers.append(_reader_class()(_fanout("FanoutMetricExporter", metric_exporters),
+                                       export_interval_millis=settings.metric_export_interval_ms))
     mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     if meter_provider is None and _is_unset(mp):
         mp = MeterProvider(resource=resource or _resource(settings), metric_readers=readers, shutdown_on_exit=False)
@@ -186,11 +191,12 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
     if lp is not None and log_exporters and hasattr(lp, "add_log_record_processor"):
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-        for exp in log_exporters:
-            log_processor = BatchLogRecordProcessor(exp)
-            lp.add_log_record_processor(log_processor)
-            log_processors.append(log_processor)
-    return _Wiring(settings, tp, mp, lp, processors, readers, log_processors)
+        log_exporter = _fanout("FanoutLogExporter", log_exporters)
+        log_processor = BatchLogRecordProcessor(log_exporter)
+        lp.add_log_record_processor(log_processor)
+        log_processors.append(log_processor)
+        exporters.append(log_exporter)
+    return _Wiring(settings, tp, mp, lp, processors, readers, log_processors, exporters=exporters)
 
 
 @functools.lru_cache(maxsize=None)
@@ -211,10 +217,13 @@ def _reader_class() -> Any:
     return _OnceReader
 
 
-def _fanout_spans(exporters: list[Any]) -> Any:
-    from .export.fanout import FanoutSpanExporter
+def _fanout(kind: str, exporters: list[Any]) -> Any:
+    """One exporter as it is; several behind the fan-out (own queue, timeout and breaker each)."""
+    if len(exporters) == 1:
+        return exporters[0]
+    from .export import fanout
 
-    return FanoutSpanExporter(exporters)
+    return getattr(fanout, kind)(exporters)
 
 
 def flush(timeout: float = 10.0) -> bool:
@@ -229,11 +238,15 @@ def flush(timeout: float = 10.0) -> bool:
     ok = True
     try:
         tel.metrics.drain()
-        targets = [*wiring.span_processors, *wiring.metric_readers, *wiring.log_processors]
+        targets = [*wiring.span_processors, *wiring.metric_readers, *wiring.log_processors,
+                   *(e for e in wiring.exporters if hasattr(e, "force_flush"))]
         if not wiring.span_processors and hasattr(wiring.tracer_provider, "force_flush"):
             targets.append(wiring.tracer_provider)
         for target in targets:
             ok = bool(target.force_flush(millis)) and ok
+        for extra in wiring.extras:  # alerts, instrumentors: they take seconds
+            if hasattr(extra, "force_flush"):
+                ok = bool(extra.force_flush(timeout)) and ok
     except Exception as exc:
         diagnostics.report("flush", exc)
         return False

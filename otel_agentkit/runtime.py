@@ -99,9 +99,11 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
         span_exporters = registry.build_span_exporters(settings)
         metric_exporters_ = registry.build_metric_exporters(settings)
         log_exporters = registry.build_log_exporters(settings)
+        endpoints = registry.build_metric_endpoints(settings)  # last: they start serving
 
         wiring = _wire(settings, span_exporters, metric_exporters_, log_exporters, tracer_provider,
-                       meter_provider, logger_provider)
+                       meter_provider, logger_provider, [e.reader for e in endpoints])
+        wiring.extras.extend(endpoints)
         if alerts is not None and alerts is not False:
             from .alerts.setup import setup_alerts
 
@@ -127,7 +129,7 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
 
 
 def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[Any], log_exporters: list[Any],
-          tracer_provider: Any, meter_provider: Any, logger_provider: Any) -> _Wiring:
+          tracer_provider: Any, meter_provider: Any, logger_provider: Any, pull_readers: list[Any]) -> _Wiring:
     """Find or create the providers and attach our processors and readers to them.
 
     Providers are never shut down by us, only what we attached: the global provider cannot be replaced
@@ -161,6 +163,7 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
     if metric_exporters:
         readers.append(_reader_class()(_fanout("FanoutMetricExporter", metric_exporters),
                                        export_interval_millis=settings.metric_export_interval_ms))
+    readers.extend(pull_readers)
     mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     if meter_provider is None and _is_unset(mp):
         mp = MeterProvider(resource=resource or _resource(settings), metric_readers=readers, shutdown_on_exit=False)
@@ -268,9 +271,12 @@ def shutdown(timeout: float = 10.0) -> None:
         for processor in (*wiring.span_processors, *wiring.log_processors):
             _safely("shutdown.processor", processor.shutdown)
         for reader in wiring.metric_readers:
-            _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))  # collects a last time
-            if hasattr(wiring.meter_provider, "remove_metric_reader"):
+            if isinstance(reader, _reader_class()):  # push: a last collection while still registered
+                _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
+            if hasattr(wiring.meter_provider, "remove_metric_reader"):  # which shuts the reader down
                 _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
+            else:
+                _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
 
 
 def _undo(wiring: _Wiring) -> None:

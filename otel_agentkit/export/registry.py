@@ -76,12 +76,22 @@ LOG_EXPORTERS: dict[str, Callable[[Settings], Any]] = {
 }
 
 
+def _prometheus(settings: Settings) -> Any:
+    from .prometheus import PrometheusEndpoint
+
+    return PrometheusEndpoint()
+
+
+# Pull backends: a metric reader with its own endpoint instead of an exporter behind the fan-out.
+METRIC_READERS: dict[str, Callable[[Settings], Any]] = {"prometheus": _prometheus}
+
+
 def _build(setting: str, items: tuple[Any, ...], table: dict[str, Callable[[Settings], Any]],
            settings: Settings, skip_other_signals: bool) -> list[Any]:
     """Exporter objects for ``items``: names are looked up (a name that no signal knows fails init with
     the setting and the value); objects are used as given. With ``skip_other_signals`` a name that only
     exists for another signal (console has no metrics) is skipped instead of refused."""
-    known = set(SPAN_EXPORTERS) | set(METRIC_EXPORTERS) | set(LOG_EXPORTERS) | {"none"}
+    known = set(SPAN_EXPORTERS) | set(METRIC_EXPORTERS) | set(LOG_EXPORTERS) | set(METRIC_READERS) | {"none"}
     for item in items:  # every name is checked before any exporter is built
         if isinstance(item, str) and (item not in known or (
                 item not in table and item != "none" and not skip_other_signals)):
@@ -96,7 +106,15 @@ def build_span_exporters(settings: Settings) -> list[SpanExporter]:
 
 
 def build_metric_exporters(settings: Settings) -> list[MetricExporter]:
-    return _build("metric_exporters", settings.metric_exporters, METRIC_EXPORTERS, settings, True)
+    names = tuple(n for n in settings.metric_exporters if n not in METRIC_READERS)
+    return _build("metric_exporters", names, METRIC_EXPORTERS, settings, True)
+
+
+def build_metric_endpoints(settings: Settings) -> list[Any]:
+    """Pull endpoints named in metric_exporters (or exporters): objects with ``reader`` and ``shutdown()``."""
+    names = dict.fromkeys(n for n in (*settings.metric_exporters, *settings.exporters)
+                          if isinstance(n, str) and n in METRIC_READERS)
+    return [METRIC_READERS[name](settings) for name in names]
 
 
 def build_log_exporters(settings: Settings) -> list[Any]:

@@ -208,7 +208,6 @@ OUTPUT_TYPE_JSON: Final = "json"
 GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
 OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
 OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
-OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
 HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 # Tool calls the model asked for: names and call ids (never arguments: those are content, opt-in).
 AGENTKIT_RESPONSE_TOOL_CALLS: Final = "agentkit.response.tool_calls"

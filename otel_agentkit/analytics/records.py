@@ -1,0 +1,343 @@
+"""Usage records: one per llm span read back from the telemetry files; there is no second usage log.
+
+An llm span is one whose ``gen_ai.operation.name`` is an inference operation (chat, text_completion,
+generate_content). Spans written by other instrumentations are read too: older attribute names are used
+when the current one is absent, and a call without a recorded cost is priced from the pricing table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence, Union
+
+from .. import semconv as sc
+from ..export.reader import ReadStats, SpanRecord, iter_spans, list_files
+from .timeparse import Window
+
+Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
+Progress = Callable[[int, int], None]
+"""Called with (files started, files in total) as a read moves from file to file."""
+
+_INFERENCE = sc.INFERENCE_OPERATIONS
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One LLM call. Token counts are 0 when not recorded; ``input_tokens`` includes cached tokens.
+
+    Not frozen on purpose: a frozen dataclass's __init__ costs ten times more, paid once per call read.
+    """
+
+    start_ns: int
+    duration_s: float
+    trace_id: str
+    span_id: str
+    operation: str
+    provider: str | None
+    model: str | None  # the requested model (the response model when no request model was recorded)
+    response_model: str | None
+    workflow: str | None
+    agent: str | None
+    stage: str | None
+    tier: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: float | None
+    cost_source: str | None  # "recorded" (on the span) | "table" (priced here) | None (unpriced)
+    ok: bool
+    error_type: str | None
+    user: str | None  # enduser.pseudo.id: already a salted hash, never the raw id
+    prompt_name: str | None
+    prompt_format: str | None
+    retries: int | None
+    parse_success: bool | None
+    validation_success: bool | None
+    service: str | None
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.start_ns / 1e9, dt.timezone.utc)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def as_dict(self, tz: dt.tzinfo = dt.timezone.utc) -> dict[str, Any]:
+        """Plain values for CSV/JSON: the start as an ISO time in ``tz`` first."""
+        out: dict[str, Any] = {"time": self.start.astimezone(tz).isoformat(timespec="milliseconds")}
+        for f in RECORD_FIELDS:
+            out[f] = getattr(self, f)
+        return out
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))
+
+
+def _count(value: Any) -> int:
+    """A token count from an attribute: ints as they are; anything unusable counts as 0."""
+    if type(value) is int:
+        return value if value > 0 else 0
+    if value is None or isinstance(value, bool):
+        return 0
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return number if number > 0 else 0
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _opt_bool(value: Any) -> bool | None:
+    if value is None or type(value) is bool:
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        return None
+    if isinstance(value, (int, float)):
+        return bool(value)
+    return None
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value or None
+    return str(value)
+
+
+def _cost(value: Any) -> float | None:
+    if type(value) is float:
+        return value if value == value and value >= 0 else None
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and number >= 0 else None
+
+
+def is_llm_span(span: SpanRecord) -> bool:
+    return span.attributes.get(sc.GEN_AI_OPERATION_NAME) in _INFERENCE
+
+
+def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
+    """The usage record of an llm span, None for any other span. ``pricing`` (a Pricing) prices calls
+    that carry tokens but no cost."""
+    a = span.attributes
+    operation = a.get(sc.GEN_AI_OPERATION_NAME)
+    if operation not in _INFERENCE:
+        return None
+    get = a.get
+    # Hot path (once per call over files of any size): the usual types are checked inline and only odd
+    # values (from other writers) go through the converting helpers.
+    inp = get(sc.GEN_AI_USAGE_INPUT_TOKENS)
+    if inp is None:
+        inp = get(sc.LEGACY_USAGE_PROMPT_TOKENS)
+    out = get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
+    if out is None:
+        out = get(sc.LEGACY_USAGE_COMPLETION_TOKENS)
+    cr = get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
+    cw = get(sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS)
+    if cw is None:
+        cw = get(sc.LEGACY_USAGE_CACHE_CREATION_INPUT_TOKENS)
+    rs = get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)
+    input_tokens = inp if type(inp) is int and inp >= 0 else _count(inp)
+    output_tokens = out if type(out) is int and out >= 0 else _count(out)
+    cache_read = cr if type(cr) is int and cr >= 0 else _count(cr)
+    cache_write = cw if type(cw) is int and cw >= 0 else _count(cw)
+    provider = get(sc.GEN_AI_PROVIDER_NAME)
+    if provider is None:
+        provider = get(sc.LEGACY_GEN_AI_SYSTEM)
+    request_model = get(sc.GEN_AI_REQUEST_MODEL)
+    if type(request_model) is not str:
+        request_model = _opt_str(request_model)
+    response_model = get(sc.GEN_AI_RESPONSE_MODEL)
+    if type(response_model) is not str:
+        response_model = _opt_str(response_model)
+    cost = get(sc.AGENTKIT_COST_USD)
+    if type(cost) is not float or not cost >= 0:
+        cost = _cost(cost)
+    source: str | None = "recorded"
+    if cost is None:
+        source = None
+        if pricing is not None and (inp is not None or out is not None):
+            price = pricing.lookup(response_model) or pricing.lookup(request_model)
+            if price is not None:
+                cost = price.cost(input_tokens, output_tokens, cache_read, cache_write)
+                source = "table"
+    error_type = get(sc.ERROR_TYPE)
+    status = span.status
+    if error_type is None:
+        ok = status != "ERROR"
+        if not ok:
+            error_type = span.status_message or "error"
+    else:
+        ok = False
+        if type(error_type) is not str:
+            error_type = str(error_type)
+    workflow = get(_WORKFLOW)
+    if workflow is not None and type(workflow) is not str:
+        workflow = str(workflow)
+    agent = get(_AGENT)
+    if agent is not None and type(agent) is not str:
+        agent = str(agent)
+    stage = get(_STAGE)
+    if stage is not None and type(stage) is not str:
+        stage = str(stage)
+    tier = get(_TIER)
+    if tier is not None and type(tier) is not str:
+        tier = str(tier)
+    user = get(_USER)
+    if user is not None and type(user) is not str:
+        user = str(user)
+    prompt_name = get(_PROMPT_NAME)
+    if prompt_name is not None and type(prompt_name) is not str:
+        prompt_name = str(prompt_name)
+    fmt = get(sc.AGENTKIT_PROMPT_FORMAT)
+    retries = get(sc.AGENTKIT_RETRIES)
+    parse = get(sc.AGENTKIT_PARSE_SUCCESS)
+    valid = get(sc.AGENTKIT_VALIDATION_SUCCESS)
+    service = span.resource.get(sc.RESOURCE_SERVICE_NAME)
+    start, end = span.start_ns, span.end_ns
+    return UsageRecord(
+        start, (end - start) / 1e9 if end > start else 0.0, span.trace_id, span.span_id, operation,
+        provider if type(provider) is str or provider is None else str(provider),
+        request_model or response_model, response_model, workflow, agent, stage, tier,
+        input_tokens, output_tokens, cache_read, cache_write,
+        rs if type(rs) is int and rs >= 0 else _count(rs),
+        cost, source, ok, error_type, user, prompt_name,
+        None if fmt is None else _format(fmt),
+        retries if type(retries) is int or retries is None else _opt_int(retries),
+        parse if type(parse) is bool or parse is None else _opt_bool(parse),
+        valid if type(valid) is bool or valid is None else _opt_bool(valid),
+        service if type(service) is str or service is None else str(service),
+    )
+
+
+_WORKFLOW, _AGENT, _STAGE, _TIER = sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_STAGE, sc.AGENTKIT_TIER
+_USER, _PROMPT_NAME = sc.ENDUSER_PSEUDO_ID, sc.AGENTKIT_PROMPT_NAME
+
+
+def _format(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text or None
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+@dataclass
+class ReadSummary:
+    """What a read saw. Corrupt or torn lines are skipped and counted here, never fatal."""
+
+    files: int = 0
+    lines: int = 0
+    spans: int = 0
+    llm_calls: int = 0
+    corrupt_lines: int = 0
+    skipped_files: int = 0
+    unreadable_files: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        text = f"read {self.files} file{'s' if self.files != 1 else ''}, {self.llm_calls} llm calls"
+        if self.corrupt_lines:
+            text += f", {self.corrupt_lines} corrupt line{'s' if self.corrupt_lines != 1 else ''} skipped"
+        if self.unreadable_files:
+            text += f", {self.unreadable_files} unreadable file{'s' if self.unreadable_files != 1 else ''}"
+        return text
+
+
+class NoTelemetry(FileNotFoundError):
+    """The telemetry directory or file to read does not exist."""
+
+
+def default_source(home: str | os.PathLike[str] | None = None) -> Path:
+    """``<home>/telemetry``, where the SDK's jsonl exporter writes; NoTelemetry when it is missing."""
+    from ..config import default_home
+
+    directory = Path(home).expanduser() / "telemetry" if home else default_home() / "telemetry"
+    if not directory.is_dir():
+        raise NoTelemetry(f"no telemetry directory at {directory}: run the app with agentkit.init() "
+                          "(jsonl exporter) first, or read other files with --path")
+    return directory
+
+
+def load_pricing(override: Any = None) -> Any:
+    """The SDK's pricing table (bundled, plus $AGENTKIT_PRICING_FILE or ``override``)."""
+    from ..config import ENV_PRICING_FILE
+    from ..instrument.pricing import Pricing
+
+    return Pricing(override if override is not None else (os.environ.get(ENV_PRICING_FILE) or None))
+
+
+class UsageReader:
+    """Iterate the usage records of ``source`` within ``window``, counting what was read in ``summary``.
+
+    Streams: memory does not grow with the files. ``progress`` hears of each file as it is started.
+    """
+
+    def __init__(self, source: Source, window: Window | None = None, *, pricing: Any = None,
+                 progress: Progress | None = None) -> None:
+        self.source = source
+        self.window = window or Window(None, None)
+        self.pricing = pricing if pricing is not None else load_pricing()
+        self.progress = progress
+        self.summary = ReadSummary()
+        self._stats = ReadStats()
+        try:
+            self.files = list_files(source, "traces", self.window.since, self.window.until, self._stats)
+        except FileNotFoundError as exc:
+            raise NoTelemetry(str(exc)) from None
+
+    def __iter__(self) -> Iterator[UsageRecord]:
+        stats = self._stats
+        total = len(self.files)
+        progress = self.progress
+        pricing = self.pricing
+        seen_files = -1
+        spans = calls = 0
+        convert = from_span
+        inference = _INFERENCE
+        op_key = sc.GEN_AI_OPERATION_NAME
+        try:
+            with iter_spans(self.files, self.window.since, self.window.until, stats) as stream:
+                for span in stream:
+                    spans += 1
+                    if progress is not None and stats.files != seen_files:
+                        seen_files = stats.files
+                        progress(seen_files, total)
+                    if span.attributes.get(op_key) not in inference:
+                        continue
+                    record = convert(span, pricing)
+                    if record is not None:
+                        calls += 1
+                        yield record
+        finally:
+            if progress is not None:
+                progress(stats.files, total)
+            s = self.summary
+            s.files, s.lines, s.corrupt_lines = stats.files, stats.lines, stats.corrupt
+            s.skipped_files, s.unreadable_files, s.errors = stats.skipped_files, stats.unreadable_files, stats.errors
+            s.spans, s.llm_calls = spans, calls

@@ -25,6 +25,17 @@ from .runtime import flush, init, is_active, shutdown
 from .version import __version__
 
 
+def instrument(*libraries: str, **kwargs: Any) -> list[str]:
+    """Trace LLM client libraries without code changes: ``instrument("openai", "anthropic")``, or every
+    supported one installed when none is named. Returns the names now instrumented; a library that is
+    not installed, or whose version is not supported (warned), is left out. ValueError for unknown names."""
+    from . import auto
+
+    if not libraries:
+        return auto.instrument_all(**kwargs)
+    return [name for name in libraries if auto.instrument(name, **kwargs)]
+
+
 def current_call() -> Invocation | NoOpCall:
     """The handle of the innermost agentkit span in this context (an llm call inside ``@agentkit.llm``).
 
@@ -38,6 +49,6 @@ def current_call() -> Invocation | NoOpCall:
 __all__ = [
     "ConfigError", "ContentCapture", "ContextThreadPoolExecutor", "Invocation", "NoOpCall", "Operation",
     "__version__", "agent", "attributes", "bind_context", "current_call", "embedding", "flush", "init",
-    "is_active", "llm", "record_llm_call", "retrieval", "sdk_drop_counts", "sdk_error_counts", "shutdown",
+    "instrument", "is_active", "llm", "record_llm_call", "retrieval", "sdk_drop_counts", "sdk_error_counts", "shutdown",
     "tool", "workflow",
 ]

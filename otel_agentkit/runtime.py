@@ -69,7 +69,7 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
          home: Any = None, pricing: Any = None, user_id_salt: str | None = None, redact: Any = None,
          resource_attributes: Any = None, metric_export_interval_ms: int | None = None,
          disabled: bool | None = None, tracer_provider: Any = None, meter_provider: Any = None,
-         logger_provider: Any = None, alerts: Any = None) -> bool:
+         logger_provider: Any = None, alerts: Any = None, auto_instrument: Any = None) -> bool:
     """Start recording. Keyword arguments override the OTEL_* / AGENTKIT_* environment.
 
     Idempotent: a second call while active does nothing and returns False. Returns True when recording
@@ -77,7 +77,9 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
     explicitly, or already set globally by the application, are used as they are (our processor and
     reader are added to them); otherwise SDK providers are created and set globally. ``alerts`` turns on
     in-process alert rules: True (the rules in the data directory), a rules file, a list of rules, or a
-    mapping of options (see ``otel_agentkit.alerts.setup``).
+    mapping of options (see ``otel_agentkit.alerts.setup``). ``auto_instrument`` traces LLM client
+    libraries without code changes: True for every supported one installed, or a list of names
+    (``"openai"``, ``"anthropic"``); shutdown() puts their original methods back.
     Raises ConfigError for a bad setting, naming it and its value.
     """
     global _wiring, _atexit_registered
@@ -94,6 +96,8 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
         if settings.disabled:
             return False
         pricing_table = Pricing(settings.pricing)  # validate before anything is wired
+        if auto_instrument and auto_instrument is not True:
+            _library_names(auto_instrument)
         from .export import registry
 
         span_exporters = registry.build_span_exporters(settings)
@@ -122,6 +126,8 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
         configure_salt(settings.user_id_salt, settings.home)
         _state.set_active(Telemetry(settings, tracer, meter, logger, pricing_table))
         _wiring = wiring
+        if auto_instrument:
+            wiring.extras.append(_AutoInstrumented(auto_instrument, wiring))
         if not _atexit_registered:
             atexit.register(shutdown)
             _atexit_registered = True
@@ -277,6 +283,36 @@ def shutdown(timeout: float = 10.0) -> None:
                 _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
             else:
                 _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
+
+
+def _library_names(which: Any) -> list[str]:
+    """auto_instrument's names, checked (at init, before anything is wired)."""
+    from .auto import LIBRARIES
+
+    names = [which] if isinstance(which, str) else list(which)
+    for name in names:
+        if name not in LIBRARIES:
+            raise ConfigError("auto_instrument", name, f"unknown library; known: {', '.join(LIBRARIES)}")
+    return names
+
+
+class _AutoInstrumented:
+    """The client libraries init() instrumented; shutdown() un-patches exactly those."""
+
+    def __init__(self, which: Any, wiring: _Wiring) -> None:
+        from . import auto
+
+        kwargs = {"tracer_provider": wiring.tracer_provider, "meter_provider": wiring.meter_provider}
+        if which is True:
+            self.names = auto.instrument_all(**kwargs)
+        else:
+            self.names = [name for name in _library_names(which) if auto.instrument(name, **kwargs)]
+
+    def shutdown(self) -> None:
+        from . import auto
+
+        for name in self.names:
+            auto.uninstrument(name)
 
 
 def _undo(wiring: _Wiring) -> None:

@@ -47,12 +47,18 @@ class Parsed:
         return out
 
 
+_USAGE_EVENTS = ("message_start", "message_delta")
+
+
 def has_usage(obj: Any) -> bool:
     """Cheap test used on every decorated return value and stream chunk."""
     if isinstance(obj, dict):
-        return obj.get("usage") is not None or obj.get("type") in ("message_start", "message_delta")
-    return getattr(obj, "usage", None) is not None or getattr(obj, "type", None) in ("message_start",
-                                                                                      "message_delta")
+        return obj.get("usage") is not None or obj.get("type") in _USAGE_EVENTS
+    if getattr(obj, "usage", None) is not None:
+        return True
+    fields = getattr(obj, "__dict__", None)  # pydantic models keep fields here; a missing getattr is slow
+    kind = fields.get("type") if fields is not None else getattr(obj, "type", None)
+    return kind in _USAGE_EVENTS
 
 
 def parse(obj: Any, want_content: bool = False) -> Parsed:

@@ -9,5 +9,5 @@ if ! "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(any(u.find
     'opentelemetry.instrumentation', 'opentelemetry.distro', 'openai', 'anthropic', 'pytest_httpserver')))" \
     >/dev/null 2>&1 || [ ! -x "$VENV/bin/opentelemetry-instrument" ]; then
   "$VENV/bin/python" -m pip install -q "opentelemetry-instrumentation>=0.50b0" "opentelemetry-distro>=0.50b0" \
-    "openai>=1.40,<4" "anthropic>=0.40,<3" "pytest-httpserver>=1.0"
+    "openai>=1.40,<4" "anthropic>=1.0,<3" "pytest-httpserver>=1.0"
 fi

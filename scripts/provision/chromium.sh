@@ -4,11 +4,7 @@
 # protocol on a loopback port). Idempotent, and quick when already done.
 set -euo pipefail
 VENV="${1:?usage: chromium.sh VENV}"
-if ! command -v chromium >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
-  apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null
-fi
+command -v chromium >/dev/null || { echo "chromium.sh: chromium missing (00-debian.sh installs it)" >&2; exit 1; }
 if ! "$VENV/bin/python" -c "import websocket" >/dev/null 2>&1; then
   "$VENV/bin/python" -m pip install -q "websocket-client>=1.6"
 fi

@@ -6,10 +6,5 @@
 # Idempotent, and quick when already done.
 set -euo pipefail
 : "${1:?usage: prometheus.sh VENV}"
-if ! command -v prometheus >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
-  apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends prometheus >/dev/null
-  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
-fi
+command -v prometheus >/dev/null || { echo "prometheus.sh: prometheus missing (00-debian.sh installs it)" >&2; exit 1; }
 prometheus --version 2>&1 | head -1

@@ -2,7 +2,7 @@
 
 The "models" are local stand-ins that answer with the same JSON shapes OpenAI and Anthropic send, so the
 example runs without a network or keys. Everything it records goes to OTLP/JSON-lines files under
-AGENTKIT_HOME; at the end it reads them back and prints a trace tree and a usage summary.
+AGENTKIT_HOME; at the end it reads them back for a trace tree, and runs ``agentkit usage stats`` on them.
 
     python examples/support_agent.py [--tickets N]
 """
@@ -10,6 +10,7 @@ AGENTKIT_HOME; at the end it reads them back and prints a trace tree and a usage
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import random
 import time
@@ -161,29 +162,6 @@ def print_trace_tree(spans: list[Any], trace_id: str) -> None:
         show(root, 0)
 
 
-def print_usage(spans: list[Any]) -> None:
-    rows: dict[str, dict[str, float]] = {}
-    for s in spans:
-        a = s.attributes
-        if a.get("gen_ai.operation.name") not in ("chat", "embeddings"):
-            continue
-        model = a.get("gen_ai.request.model", "?")
-        row = rows.setdefault(model, {"calls": 0, "errors": 0, "in": 0, "out": 0, "cached": 0, "cost": 0.0})
-        row["calls"] += 1
-        row["errors"] += s.status == "ERROR"
-        row["in"] += a.get("gen_ai.usage.input_tokens", 0)
-        row["out"] += a.get("gen_ai.usage.output_tokens", 0)
-        row["cached"] += a.get("gen_ai.usage.cache_read.input_tokens", 0)
-        row["cost"] += a.get("agentkit.cost.usd", 0.0)
-    print(f"  {'model':<30} {'calls':>5} {'errors':>6} {'input':>8} {'cached':>8} {'output':>7} {'cost USD':>10}")
-    for model, r in sorted(rows.items()):
-        print(f"  {model:<30} {r['calls']:>5.0f} {r['errors']:>6.0f} {r['in']:>8.0f} {r['cached']:>8.0f} "
-              f"{r['out']:>7.0f} {r['cost']:>10.6f}")
-    total = sum(r["cost"] for r in rows.values())
-    print(f"  {'total':<30} {sum(r['calls'] for r in rows.values()):>5.0f} {'':>6} {'':>8} {'':>8} {'':>7} "
-          f"{total:>10.6f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=len(TICKETS))
@@ -208,8 +186,12 @@ def main() -> None:
     first_workflow = min((s for s in spans if s.name.startswith("invoke_workflow")), key=lambda s: s.start_ns)
     print("\nTrace of the first ticket:")
     print_trace_tree(spans, first_workflow.trace_id)
-    print("\nUsage by model (this run):")
-    print_usage(spans)
+    # The usage report is the agentkit command's, over the same files (this run only).
+    from otel_agentkit.cli.main import main as agentkit_cli
+
+    since = dt.datetime.fromtimestamp(started / 1e9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    print(f"\n$ agentkit usage stats --by model --since {since}")
+    agentkit_cli(["usage", "stats", "--by", "model", "--since", since])
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ def test_example_agent_runs_offline_and_reports(tmp_path):
     out = proc.stdout
     assert "Trace of the first ticket:" in out
     assert "invoke_workflow support-ticket" in out and "chat claude-sonnet-4-5" in out
-    assert "Usage by model" in out and "claude-sonnet-4-5" in out and "gpt-4o-mini" in out
+    assert "agentkit usage stats --by model" in out and "by model" in out
+    table = out[out.index("$ agentkit usage stats"):]
+    assert "claude-sonnet-4-5" in table and "gpt-4o-mini" in table and "text-embedding-3-small" not in table
     assert " 0 corrupt lines" in out
     files = sorted(p.name for p in (tmp_path / "telemetry").iterdir())
     assert any(name.startswith("traces-") for name in files) and any(name.startswith("metrics-") for name in files)

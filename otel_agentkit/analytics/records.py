@@ -49,7 +49,7 @@ class UsageRecord:
     cache_write_tokens: int
     reasoning_tokens: int
     cost_usd: float | None
-    cost_source: str | None  # "recorded" (on the span) | "table" (priced here) | None (unpriced)
+    cost_source: str | None  # "recorded" (on the span) | "table" (priced here) | "failed" (no usage) | None
     ok: bool
     error_type: str | None
     user: str | None  # enduser.pseudo.id: already a salted hash, never the raw id
@@ -195,6 +195,8 @@ def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
         ok = False
         if type(error_type) is not str:
             error_type = str(error_type)
+    if cost is None and not ok and inp is None and out is None:
+        cost, source = 0.0, "failed"  # a failed call that reported no usage was not billed
     workflow = get(_WORKFLOW)
     if workflow is not None and type(workflow) is not str:
         workflow = str(workflow)

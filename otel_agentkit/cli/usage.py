@@ -231,7 +231,7 @@ def _stats(args: argparse.Namespace) -> int:
     headers = [result.by or "", *STATS_HEADERS[1:]]
     print(fmt.table(headers, stats_rows([*result.groups, result.total])))
     if result.total.unpriced_calls:
-        print(f"{result.total.unpriced_calls} calls have no known price and are not in the cost")
+        print(f"{result.total.unpriced_calls} call(s) have no known price and are not in the cost")
     print(footer(result.read))
     return 0
 

@@ -299,3 +299,22 @@ def test_day_boundaries_to_the_minute():
     paris = DayKey(analytics.parse_tz("Europe/Paris"))
     assert paris.of_ns(ns) == "2026-03-29"  # 00:40 CET
     assert paris.of_ns(ns - 3600 * 10**9) == "2026-03-28"  # 23:40 CET
+
+
+def test_failed_call_without_usage_costs_nothing_rather_than_unknown(tmp_path):
+    import otel_agentkit as agentkit
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    agentkit.init(exporters=["jsonl"], metric_exporters="none", home=tmp_path, tracer_provider=TracerProvider(),
+                  meter_provider=MeterProvider())
+    try:
+        agentkit.record_llm_call(provider="openai", model="gpt-4o", start_time=1.7e9, end_time=1.7e9 + 1,
+                                 error="openai.RateLimitError")
+        agentkit.record_llm_call(provider="openai", model="house-model-x", start_time=1.7e9, end_time=1.7e9 + 1,
+                                 input_tokens=5, output_tokens=5)
+    finally:
+        agentkit.shutdown()
+    stats = analytics.usage_stats(tmp_path / "telemetry", analytics.window())
+    assert stats.total.calls == 2
+    assert stats.total.unpriced_calls == 1  # the unknown model with usage; the failed call cost $0

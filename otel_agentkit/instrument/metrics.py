@@ -18,7 +18,7 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from .. import diagnostics, semconv as sc
 
-MAX_PENDING = 200_000  # a stalled worker must not grow memory without bound: beyond this, count and drop
+MAX_PENDING = 20_000  # beyond this the caller records its own measurements: memory stays bounded, nothing dropped
 WAKE_AT = 2048  # wake the worker early when this many are waiting
 
 
@@ -88,8 +88,11 @@ class GenAIMetrics:
     # --- caller's thread: cheap ---------------------------------------------------------------------------
     def enqueue(self, item: Measured) -> None:
         queue = self._queue
-        if len(queue) >= MAX_PENDING:
-            diagnostics.count_drop("metrics.pending_full")
+        if len(queue) >= MAX_PENDING:  # the worker is behind (a tight loop): back-pressure, not loss
+            try:
+                self._record(item)
+            except Exception as exc:
+                diagnostics.report("metrics.record", exc)
             return
         queue.append(item)
         if self._thread is None:

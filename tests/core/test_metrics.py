@@ -159,3 +159,26 @@ def test_collection_sees_every_call_that_ended_before_it(sdk):
     counts = [p.count for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
               if m.name == sc.METRIC_TOOL_DURATION for p in m.data.data_points]
     assert counts == [500]
+
+
+def test_back_pressure_when_the_worker_is_behind_loses_nothing(sdk, monkeypatch):
+    """With the queue full, callers record their own measurements: bounded memory, no drops."""
+    from otel_agentkit.instrument import metrics as metrics_module
+    from otel_agentkit.instrument import telemetry
+
+    monkeypatch.setattr(metrics_module, "MAX_PENDING", 10)
+    m = telemetry.get_active().metrics
+    m.interval_s, m.wake_at = 3600.0, 1 << 30  # keep the worker asleep: it is "behind"
+    m.drain()
+
+    @agentkit.tool
+    def t():
+        return None
+
+    for _ in range(50):
+        t()
+    assert len(m._queue) == 10
+    data = sdk.reader.get_metrics_data()
+    counts = [p.count for rm in data.resource_metrics for sm in rm.scope_metrics for metric in sm.metrics
+              if metric.name == sc.METRIC_TOOL_DURATION for p in metric.data.data_points]
+    assert counts == [50] and agentkit.sdk_drop_counts() == {}

@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import pytest
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_agentkit as agentkit
 from otel_agentkit import diagnostics
+from tests.support.otel import in_memory_providers
 
 # Tests never read or write the developer's real data directory.
 os.environ.setdefault("AGENTKIT_HOME", "/tmp/agentkit-tests-home")
@@ -58,23 +56,14 @@ class Harness:
 @pytest.fixture
 def make_sdk(tmp_path) -> Iterator[Callable[..., Harness]]:
     """Init the SDK with explicit providers (no global state); keyword arguments go to init()."""
-    started: list[bool] = []
-
     def make(**kwargs: Any) -> Harness:
-        spans = InMemorySpanExporter()
-        tp = TracerProvider()
-        tp.add_span_processor(SimpleSpanProcessor(spans))
-        reader = InMemoryMetricReader()
-        mp = MeterProvider(metric_readers=[reader])
-        logs = InMemoryLogRecordExporter()
-        lp = LoggerProvider()
-        lp.add_log_record_processor(SimpleLogRecordProcessor(logs))
+        p = in_memory_providers()
         kwargs.setdefault("exporters", "none")
         kwargs.setdefault("metric_exporters", "none")
         kwargs.setdefault("home", tmp_path / "home")
-        assert agentkit.init(tracer_provider=tp, meter_provider=mp, logger_provider=lp, **kwargs)
-        started.append(True)
-        return Harness(spans, reader, logs)
+        assert agentkit.init(tracer_provider=p.tracer_provider, meter_provider=p.meter_provider,
+                             logger_provider=p.logger_provider, **kwargs)
+        return Harness(p.spans, p.reader, p.logs)
 
     diagnostics.reset()
     yield make

@@ -96,29 +96,15 @@ class Captured:
 
 @pytest.fixture
 def captured() -> Iterator[Captured]:
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from tests.support.otel import in_memory_providers
 
-    spans = InMemorySpanExporter()
-    tp = TracerProvider()
-    tp.add_span_processor(SimpleSpanProcessor(spans))
-    reader = InMemoryMetricReader()
-    mp = MeterProvider(metric_readers=[reader])
-    logs = InMemoryLogRecordExporter()
-    lp = LoggerProvider()
-    lp.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    tel = Telemetry(tracer_provider=tp, meter_provider=mp, logger_provider=lp)
+    p = in_memory_providers()
+    tel = Telemetry(tracer_provider=p.tracer_provider, meter_provider=p.meter_provider,
+                    logger_provider=p.logger_provider)
     try:
-        yield Captured(tel, spans, reader, logs, tp.get_tracer("test"))
+        yield Captured(tel, p.spans, p.reader, p.logs, p.tracer_provider.get_tracer("test"))
     finally:
-        tp.shutdown()
-        mp.shutdown()
-        lp.shutdown()
+        p.shutdown()
 
 
 def run_cli(*args: str, home: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

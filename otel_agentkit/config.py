@@ -67,6 +67,41 @@ def default_home() -> Path:
     return base / "agentkit"
 
 
+def private_dir(path: Path | str) -> Path:
+    """Create ``path`` and any missing parents owner-only (0700); an existing directory keeps its mode.
+
+    Everything the SDK writes (telemetry, spool, agent and alert databases, the salt) lives under the data
+    directory, and may hold prompts or user ids: no other local user may read it.
+    """
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)  # mkdir's mode is masked by the umask; owner-only is the point
+    return path
+
+
+def private_file(path: Path | str) -> Path:
+    """Create ``path`` (empty, 0600) if it does not exist, in an owner-only directory; for files other
+    libraries open (SQLite keeps its -wal and -shm files at the database file's mode)."""
+    path = Path(path)
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    return path
+
+
 def parse_bool(setting: str, value: object) -> bool:
     if isinstance(value, bool):
         return value

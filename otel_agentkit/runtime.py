@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,7 +132,10 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
             wiring.extras.append(_AutoInstrumented(auto_instrument, wiring))
         if not _atexit_registered:
             atexit.register(shutdown)
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(before=_hook_multiprocessing)
             _atexit_registered = True
+        _hook_multiprocessing()
         return True
 
 
@@ -283,6 +288,36 @@ def shutdown(timeout: float = 10.0) -> None:
                 _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
             else:
                 _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
+
+
+class _ExitHook:
+    """A weak-referenceable key for multiprocessing's after-fork registry."""
+
+
+_EXIT_HOOK = _ExitHook()
+_mp_hooked = False
+
+
+def _hook_multiprocessing() -> None:
+    """Flush at the end of multiprocessing workers, which leave through os._exit (atexit never runs).
+
+    multiprocessing clears its finalizers in each new child and then runs its after-fork callbacks, so
+    the finalizer is registered from there; in a spawned child, init() itself registers it. Only when
+    multiprocessing is already imported: the core import stays light.
+    """
+    global _mp_hooked
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None:
+        return
+    if not _mp_hooked:
+        _mp_hooked = True
+        mp_util.register_after_fork(_EXIT_HOOK, lambda _hook: _finalize_at_exit(mp_util))
+    _finalize_at_exit(mp_util)
+
+
+def _finalize_at_exit(mp_util: Any) -> None:
+    if _wiring is not None:
+        mp_util.Finalize(None, shutdown, exitpriority=100)
 
 
 def _library_names(which: Any) -> list[str]:

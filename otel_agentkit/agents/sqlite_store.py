@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from ..config import private_file
 from .store import Entry, StoreError, StreamInfo
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ class SQLiteStore:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self._timeout,
                                        isolation_level=None, check_same_thread=False)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(self.path)
                 conn = sqlite3.connect(str(self.path), timeout=self._timeout, isolation_level=None,
                                        check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..config import private_file
 from .rules import Rule, RuleError
 
 DB_NAME = "alerts.db"
@@ -92,7 +93,7 @@ class AlertStore:
     def __init__(self, path: str | Path) -> None:
         p = Path(path).expanduser()
         self.path = p / DB_NAME if p.is_dir() or p.suffix != ".db" else p
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)

@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .. import diagnostics
-from ..config import ConfigError, default_home
+from ..config import ConfigError, default_home, private_dir
 from . import otlp_json
 from .reader import SIGNALS, file_name, parse_file_name
 
@@ -63,23 +63,6 @@ def _check_positive(setting: str, value: object, allow_none: bool = False) -> No
         return
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(setting, value, "expected a whole number above 0" + (" or None" if allow_none else ""))
-
-
-def _make_private_dir(path: Path) -> None:
-    """Create ``path`` and any missing parents as 0700 (an existing directory keeps its mode)."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, 0o700)
-        except FileExistsError:
-            continue
-        os.chmod(d, 0o700)  # mkdir's mode is masked by the umask; owner-only is the point
 
 
 def prune(directory: str | os.PathLike[str], retention_days: int, today: dt.date | None = None) -> list[Path]:
@@ -171,7 +154,7 @@ class JsonlWriter:
         date, day_ends = self._today()
         if date != self._date:
             self._close_fd()
-            _make_private_dir(self.directory)
+            private_dir(self.directory)
             if self.retention_days is not None:
                 try:
                     prune(self.directory, self.retention_days, date)
@@ -189,7 +172,7 @@ class JsonlWriter:
         try:
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except FileNotFoundError:  # the directory was removed under us
-            _make_private_dir(self.directory)
+            private_dir(self.directory)
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         st = os.fstat(fd)
         self._fd, self._ino, self._path = fd, (st.st_dev, st.st_ino), path

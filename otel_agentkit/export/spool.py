@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .. import diagnostics
+from ..config import private_dir
 
 logger = logging.getLogger("otel_agentkit")
 
@@ -164,7 +165,7 @@ class Spool:
 
     def _ensure_dir(self) -> None:
         if not self.dir.is_dir():
-            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(self.dir)
             with contextlib.suppress(OSError):
                 os.chmod(self.dir, 0o700)
 
@@ -267,7 +268,7 @@ class Spool:
     def _set_aside(self, path: Path, folder: str, why: str) -> None:
         target_dir = self.dir / folder
         try:
-            target_dir.mkdir(mode=0o700, exist_ok=True)
+            private_dir(target_dir)
             os.replace(path, target_dir / path.name)
             where = str(target_dir / path.name)
         except OSError:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 from opentelemetry import context as otel_context
 
 from .. import diagnostics, semconv
+from ..config import private_dir
 from .content import mask_secrets
 
 INHERITED_KEY = otel_context.create_key("agentkit-inherited")
@@ -62,7 +63,7 @@ def _load_salt(configured: str | None, home: Path) -> bytes:
         return secrets.token_hex(16).encode()
     fresh = secrets.token_hex(16).encode()
     try:
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(home)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(fresh)

@@ -8,6 +8,7 @@ the wrapper is one attribute read and a direct call.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from typing import Any, AsyncIterator, Callable, Iterator, TypeVar, overload
 
@@ -109,7 +110,34 @@ class Operation:
             wrapper = _coroutine_wrapper(op)
         else:
             wrapper = _sync_wrapper(op)
-        return wrapt.FunctionWrapper(func, wrapper)  # type: ignore[return-value]
+        return _Traced(func, wrapper)  # type: ignore[return-value]
+
+
+def _by_name(module: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class _BoundTraced(wrapt.BoundFunctionWrapper):
+    """A decorated method looked up on a class or an instance; pickles as Python's own methods do."""
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        instance = self._self_instance
+        if instance is None or isinstance(instance, type):
+            return _by_name, (self.__wrapped__.__module__, self.__wrapped__.__qualname__)
+        return getattr, (instance, self.__wrapped__.__name__)
+
+
+class _Traced(wrapt.FunctionWrapper):
+    """A decorated function; pickles by reference like the function it wraps, so it can be a
+    multiprocessing target or Pool task (the child imports the module and gets the decorated one)."""
+
+    __bound_function_wrapper__ = _BoundTraced
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return _by_name, (self.__wrapped__.__module__, self.__wrapped__.__qualname__)
 
 
 def _reads_response(op: Operation) -> bool:

@@ -298,3 +298,29 @@ def test_decorator_rejects_non_callables():
         agentkit.tool(42)
     with pytest.raises(TypeError, match="unknown request parameter 'temprature'"):
         agentkit.llm(provider="openai", model="m", temprature=1)
+
+
+class _Picklable:
+    @agentkit.tool
+    def method(self, x):
+        return x + 1
+
+    @agentkit.tool
+    @classmethod
+    def cls_method(cls, x):
+        return x + 2
+
+
+@agentkit.tool
+def _picklable_function(x):
+    return x * 2
+
+
+def test_decorated_functions_pickle_by_reference():
+    """So they can be multiprocessing targets and Pool tasks, as plain functions can."""
+    import pickle
+
+    assert pickle.loads(pickle.dumps(_picklable_function)) is _picklable_function
+    assert pickle.loads(pickle.dumps(_Picklable.method))(_Picklable(), 1) == 2
+    assert pickle.loads(pickle.dumps(_Picklable().method))(1) == 2
+    assert pickle.loads(pickle.dumps(_Picklable.cls_method))(1) == 3

@@ -215,7 +215,10 @@ def load_settings(**kwargs: Any) -> Settings:
     if (got := pick("legacy_metrics", ENV_LEGACY_METRICS)) is not None:
         values["legacy_metrics"] = parse_bool(*got)
     if kwargs.get("home") is not None:
-        values["home"] = Path(kwargs["home"]).expanduser()
+        home = kwargs["home"]
+        if not isinstance(home, (str, os.PathLike)) or not str(os.fspath(home)).strip():
+            raise ConfigError("home", home, "expected a directory path")
+        values["home"] = Path(home).expanduser()
     if (got := pick("exporters", ENV_EXPORTERS)) is not None or (got := pick("exporters", ENV_TRACES_EXPORTER)):
         values["exporters"] = _exporter_list(*got)
     if (got := pick("metric_exporters", ENV_METRICS_EXPORTER)) is not None:

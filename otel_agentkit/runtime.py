@@ -232,9 +232,9 @@ def _reader_class() -> Any:
 
 
 def _fanout(kind: str, exporters: list[Any]) -> Any:
-    """One exporter as it is; several behind the fan-out (own queue, timeout and breaker each)."""
-    if len(exporters) == 1:
-        return exporters[0]
+    """Exporters behind the fan-out (own queue, timeout and breaker each), even a single one: the batch
+    processor then never waits in an exporter's retries, and what a backend cannot take is spooled or
+    counted instead of overflowing the processor's queue uncounted."""
     from .export import fanout
 
     return getattr(fanout, kind)(exporters)

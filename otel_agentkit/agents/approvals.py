@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..instrument.content import mask_secrets
 from .. import semconv
 from . import telemetry as tel
 from .store import MAX_VALUE_BYTES, StateStore, StoreError, check_name, check_seconds, decode, encode, open_store
@@ -174,9 +175,9 @@ class Approvals:
         try:
             span.set_attribute(semconv.AGENTKIT_APPROVAL_OUTCOME, result.status)
             if result.responder:
-                span.set_attribute(semconv.AGENTKIT_APPROVAL_RESPONDER, result.responder)
+                span.set_attribute(semconv.AGENTKIT_APPROVAL_RESPONDER, mask_secrets(result.responder))
             if result.reason:
-                span.set_attribute(semconv.AGENTKIT_APPROVAL_REASON, result.reason)
+                span.set_attribute(semconv.AGENTKIT_APPROVAL_REASON, mask_secrets(result.reason))
         except Exception as exc:
             from .. import diagnostics
             diagnostics.report("agents.approvals.span", exc)

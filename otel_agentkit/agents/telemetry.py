@@ -9,6 +9,7 @@ failure here is contained by :func:`otel_agentkit.diagnostics.report`.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
 from .. import diagnostics, semconv
+from ..instrument.content import mask_secrets, mask_tree
 
 Attributes = Mapping[str, Any]
 
@@ -79,7 +81,7 @@ class Telemetry:
         try:
             span = span if span is not None else self.recording_span()
             if span is not None:
-                span.add_event(name, attributes)
+                span.add_event(name, _masked(attributes))
         except Exception as exc:
             diagnostics.report("agents.telemetry.span_event", exc)
 
@@ -90,7 +92,7 @@ class Telemetry:
             from opentelemetry._logs import LogRecord, SeverityNumber
 
             self.logger.emit(LogRecord(timestamp=time.time_ns(), context=context, severity_number=SeverityNumber.INFO,
-                                       body=body, attributes=attributes, event_name=event_name))
+                                       body=mask_tree(body), attributes=_masked(attributes), event_name=event_name))
         except Exception as exc:
             diagnostics.report("agents.telemetry.log", exc)
 
@@ -102,18 +104,25 @@ class Telemetry:
     @contextmanager
     def span(self, name: str, attributes: Attributes) -> Iterator[Any]:
         """An INTERNAL span around a wait; a user exception passes through unchanged (recorded, status ERROR)."""
-        with self.tracer.start_as_current_span(name, kind=trace.SpanKind.INTERNAL, attributes=dict(attributes),
+        with self.tracer.start_as_current_span(name, kind=trace.SpanKind.INTERNAL, attributes=_masked(attributes),
                                                record_exception=False, set_status_on_exception=False) as span:
             try:
                 yield span
             except BaseException as exc:
                 try:
                     span.set_attribute(semconv.ERROR_TYPE, _qualname(exc))
-                    span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
+                    message = mask_secrets(str(exc))
+                    span.record_exception(exc, attributes={"exception.message": message, "exception.stacktrace":
+                                                           mask_secrets("".join(traceback.format_exception(exc)))})
+                    span.set_status(Status(StatusCode.ERROR, message[:200]))
                 except Exception as inner:
                     diagnostics.report("agents.telemetry.span", inner)
                 raise
+
+
+def _masked(attributes: Attributes) -> dict[str, Any]:
+    """Agent telemetry carries what agents say (tasks, reasons, payloads): secrets are masked, as in content."""
+    return mask_tree(dict(attributes or {}))
 
 
 _default: Telemetry | None = None

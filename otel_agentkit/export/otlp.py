@@ -437,8 +437,14 @@ def spool_max_bytes(settings: Settings | None = None) -> int:
 
 
 def _build(settings: Settings, signal: str, wrapper: type) -> Any:
-    target = resolve_target(signal)
-    inner = official_exporter(signal, target.protocol)
+    try:
+        target = resolve_target(signal)
+        inner = official_exporter(signal, target.protocol)
+    except ValueError as exc:  # e.g. an endpoint urlparse refuses ("http://[::1")
+        if isinstance(exc, ConfigError):
+            raise
+        got = _env(signal, "ENDPOINT") or ("OTEL_EXPORTER_OTLP_ENDPOINT", os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        raise ConfigError(got[0], got[1], f"not a usable OTLP endpoint: {exc}") from None
     spool = Spool(spool_dir(settings.home, signal), signal, spool_max_bytes(settings))
     name = "otlp-grpc" if target.protocol == "grpc" else "otlp-http"
     return wrapper(inner, spool, raw_sender(signal, target), timeout_s=target.timeout_s, name=name)

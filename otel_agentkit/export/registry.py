@@ -93,6 +93,8 @@ def _build(setting: str, items: tuple[Any, ...], table: dict[str, Callable[[Sett
     exists for another signal (console has no metrics) is skipped instead of refused."""
     known = set(SPAN_EXPORTERS) | set(METRIC_EXPORTERS) | set(LOG_EXPORTERS) | set(METRIC_READERS) | {"none"}
     for item in items:  # every name is checked before any exporter is built
+        if not isinstance(item, str) and not callable(getattr(item, "export", None)):
+            raise ConfigError(setting, item, "expected an exporter name or an exporter object with export()")
         if isinstance(item, str) and (item not in known or (
                 item not in table and item != "none" and not skip_other_signals)):
             choices = ", ".join(sorted(set(table) | {"none"}))

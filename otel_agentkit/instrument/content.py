@@ -43,13 +43,25 @@ def mask_secrets(text: str) -> str:
     return _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
 
 
-def _mask_tree(value: Any) -> Any:
+# Keys whose value is a secret whatever it looks like ({"api_key": "abc"}, {"X-Api-Key": ...}).
+_SECRET_KEY = re.compile(
+    r"(?i)^(?:x-)?(?:api[_-]?key|apikey|(?:access|auth|refresh|id|session|bearer)[_-]?token|token|secret|"
+    r"client[_-]?secret|secret[_-]?key|passw(?:or)?d|authorization|proxy[_-]authorization|private[_-]?key|"
+    r"credentials?|cookie)$")
+
+
+def is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and _SECRET_KEY.match(key) is not None
+
+
+def mask_tree(value: Any) -> Any:
+    """``mask_secrets`` over every string in a JSON-like value, and the values of secret-named keys."""
     if isinstance(value, str):
         return mask_secrets(value)
     if isinstance(value, dict):
-        return {k: _mask_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_tree(v) for v in value]
+        return {k: (MASK if is_secret_key(k) and v not in (None, "") else mask_tree(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_tree(v) for v in value]
     return value
 
 
@@ -219,4 +231,4 @@ class ContentPolicy:
             except Exception as exc:
                 diagnostics.report("content.redact_hook", exc)
                 return None
-        return dumps_bounded(_mask_tree(messages), self.max_length)
+        return dumps_bounded(mask_tree(messages), self.max_length)

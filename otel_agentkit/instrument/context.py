@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 
 from .. import diagnostics, semconv
 from ..config import private_dir
-from .content import mask_secrets
+from .content import MASK, is_secret_key, mask_secrets
 
 INHERITED_KEY = otel_context.create_key("agentkit-inherited")
 CURRENT_KEY = otel_context.create_key("agentkit-current-invocation")
@@ -124,7 +124,9 @@ def attribute_map(user_id: object = None, **values: Any) -> dict[str, Any]:
         if value is None:
             continue
         name = _NAMED.get(key) or (key if "." in key else semconv.AGENTKIT_PREFIX + key)
-        if isinstance(value, str):
+        if is_secret_key(key) or is_secret_key(key.rsplit(".", 1)[-1]):
+            value = MASK
+        elif isinstance(value, str):
             value = mask_secrets(value)
         elif not isinstance(value, (bool, int, float)):
             if isinstance(value, (list, tuple)) and all(isinstance(v, (str, bool, int, float)) for v in value):

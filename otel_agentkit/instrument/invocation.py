@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import diagnostics, semconv as sc
 from . import responses
-from .content import mask_secrets, system_instructions, to_messages
+from .content import MASK, is_secret_key, mask_secrets
 from .context import CURRENT_KEY, INHERITED_KEY
 from .metrics import Measured
 
@@ -205,6 +205,8 @@ class Invocation:
                 continue
             name = _RECORD_ATTRS.get(key) or _REQUEST_ATTRS.get(key) or (
                 key if "." in key else sc.AGENTKIT_PREFIX + key)
+            if is_secret_key(key) or is_secret_key(name.rsplit(".", 1)[-1]):
+                value = MASK
             extra[name] = mask_secrets(value) if isinstance(value, str) else value
         self._extra = extra
 
@@ -253,7 +255,7 @@ class Invocation:
             final = self._end_attributes()
             if exc is not None:
                 self._error_type = error_type(exc)
-                span.set_status(Status(StatusCode.ERROR, mask_secrets(str(exc))[:1024]))
+                span.set_status(Status(StatusCode.ERROR, mask_secrets(_safe_str(exc))[:1024]))
                 _record_exception(span, exc)
             elif self._error_type is not None:
                 span.set_status(Status(StatusCode.ERROR, self._error_type))
@@ -338,10 +340,20 @@ class Invocation:
 
 
 def _record_exception(span: trace.Span, exc: BaseException) -> None:
-    """Like Span.record_exception, with secrets masked in the message and the stack trace."""
+    """The exception event (as Span.record_exception makes it), with secrets masked in the message and the
+    stack trace, and built here because record_exception calls str() on the exception unguarded."""
     stack = mask_secrets("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    span.record_exception(exc, attributes={"exception.message": mask_secrets(str(exc)),
-                                           "exception.stacktrace": stack}, escaped=True)
+    span.add_event("exception", {"exception.type": error_type(exc),
+                                 "exception.message": mask_secrets(_safe_str(exc)),
+                                 "exception.stacktrace": stack, "exception.escaped": "True"})
+
+
+def _safe_str(exc: BaseException) -> str:
+    """str(exc), or a placeholder when the exception's own __str__ fails (it must not cost the record)."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__qualname__}: str() failed>"
 
 
 class NoOpCall:

@@ -415,7 +415,10 @@ class Evaluator:
 
     def add_sdk_spans(self, queue: Any, error_code: Any) -> int:
         """Drain a deque of OTel SDK ReadableSpans: ``add_span`` inlined, reading the SDK's own fields
-        (properties and BoundedAttributes.get cost about 2 us a span more). Returns how many failed."""
+        (properties and BoundedAttributes.get cost about 2 us a span more). Returns how many failed.
+
+        The copy of add_span's body is on purpose: calling add_span per span measured 1.14x against
+        1.075x inlined in bench/alerts_overhead.py (target 1.1x); keep the two in step."""
         pending = self._pending
         names = self._attr_names
         popleft = queue.popleft

@@ -397,7 +397,26 @@ def _ok(result: Any, success: Any) -> bool:
     return result == success
 
 
-class FanoutSpanExporter(SpanExporter):
+class _FanoutFacade:
+    """What the three signal exporters share: they differ only in how one backend is called."""
+
+    _fanout: _Fanout
+
+    @property
+    def backends(self) -> list[Backend]:
+        return self._fanout.backends
+
+    def force_flush(self, timeout_millis: float = 30000) -> bool:
+        return self._fanout.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30000, **kwargs: Any) -> None:
+        self._fanout.shutdown(timeout_millis)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return self._fanout.stats()
+
+
+class FanoutSpanExporter(_FanoutFacade, SpanExporter):
     """Hands each span batch to every exporter in ``exporters``; see the module doc for the guarantees."""
 
     def __init__(self, exporters: Sequence[SpanExporter], timeout_s: float | None = None, *,
@@ -407,21 +426,8 @@ class FanoutSpanExporter(SpanExporter):
             exporters, lambda exp, batch, _t: _ok(exp.export(batch), SpanExportResult.SUCCESS), len,
             timeout_s, queue_size, breaker_threshold, backoff_s, max_backoff_s)
 
-    @property
-    def backends(self) -> list[Backend]:
-        return self._fanout.backends
-
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         return SpanExportResult.SUCCESS if self._fanout.export(spans) else SpanExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._fanout.force_flush(timeout_millis)
-
-    def shutdown(self, timeout_millis: float = 30000) -> None:
-        self._fanout.shutdown(timeout_millis)
-
-    def stats(self) -> dict[str, dict[str, Any]]:
-        return self._fanout.stats()
 
 
 def _count_points(data: MetricsData) -> int:
@@ -429,7 +435,7 @@ def _count_points(data: MetricsData) -> int:
                for m in sm.metrics)
 
 
-class FanoutMetricExporter(MetricExporter):
+class FanoutMetricExporter(_FanoutFacade, MetricExporter):
     """Hands each metrics export to every exporter; temporality and aggregation are the first exporter's
     preferences (every backend then gets the same points)."""
 
@@ -444,24 +450,14 @@ class FanoutMetricExporter(MetricExporter):
             lambda exp, data, t: _ok(exp.export(data, timeout_millis=t * 1000), MetricExportResult.SUCCESS),
             _count_points, timeout_s, queue_size, breaker_threshold, backoff_s, max_backoff_s)
 
-    @property
-    def backends(self) -> list[Backend]:
-        return self._fanout.backends
-
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         return MetricExportResult.SUCCESS if self._fanout.export(metrics_data) else MetricExportResult.FAILURE
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return self._fanout.force_flush(timeout_millis)
 
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self._fanout.shutdown(timeout_millis)
 
-    def stats(self) -> dict[str, dict[str, Any]]:
-        return self._fanout.stats()
-
-
-class FanoutLogExporter(LogRecordExporter):
+class FanoutLogExporter(_FanoutFacade, LogRecordExporter):
     """Hands each log record batch to every exporter; see the module doc for the guarantees."""
 
     def __init__(self, exporters: Sequence[LogRecordExporter], timeout_s: float | None = None, *,
@@ -471,18 +467,5 @@ class FanoutLogExporter(LogRecordExporter):
             exporters, lambda exp, batch, _t: _ok(exp.export(batch), LogRecordExportResult.SUCCESS), len,
             timeout_s, queue_size, breaker_threshold, backoff_s, max_backoff_s)
 
-    @property
-    def backends(self) -> list[Backend]:
-        return self._fanout.backends
-
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
         return LogRecordExportResult.SUCCESS if self._fanout.export(batch) else LogRecordExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._fanout.force_flush(timeout_millis)
-
-    def shutdown(self, timeout_millis: float = 30000) -> None:
-        self._fanout.shutdown(timeout_millis)
-
-    def stats(self) -> dict[str, dict[str, Any]]:
-        return self._fanout.stats()

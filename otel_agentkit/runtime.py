@@ -22,7 +22,7 @@ from .config import ConfigError, Settings, load_settings
 from .instrument import telemetry as _state
 from .instrument.context import configure_salt
 from .instrument.pricing import Pricing
-from .instrument.telemetry import Telemetry, ensure_telemetry  # noqa: F401  (re-exported)
+from .instrument.telemetry import Telemetry
 from .version import __version__
 
 _lock = threading.RLock()

@@ -137,22 +137,8 @@ class Invocation:
         return self
 
     def activate(self) -> object:
-        """Make this invocation's span current; returns the token for :meth:`deactivate`."""
+        """Make this invocation's span current; returns the token for ``opentelemetry.context.detach``."""
         return otel_context.attach(self.context)  # type: ignore[arg-type]
-
-    @staticmethod
-    def deactivate(token: object) -> None:
-        otel_context.detach(token)  # type: ignore[arg-type]
-
-    def __enter__(self) -> Invocation:
-        self._token = self.activate()
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        token, self._token = self._token, None
-        if token is not None:
-            self.deactivate(token)
-        self.end(exc)
 
     # --- what the call learned ---------------------------------------------------------------------------
     def record(self, *, response_model: str | None = None, response_id: str | None = None,

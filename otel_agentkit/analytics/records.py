@@ -163,8 +163,8 @@ def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
     rs = get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)
     input_tokens = inp if type(inp) is int and inp >= 0 else _count(inp)
     output_tokens = out if type(out) is int and out >= 0 else _count(out)
-    cache_read = cr if type(cr) is int and cr >= 0 else _count(cr)
-    cache_write = cw if type(cw) is int and cw >= 0 else _count(cw)
+    cache_read = 0 if cr is None else cr if type(cr) is int and cr >= 0 else _count(cr)
+    cache_write = 0 if cw is None else cw if type(cw) is int and cw >= 0 else _count(cw)
     provider = get(sc.GEN_AI_PROVIDER_NAME)
     if provider is None:
         provider = get(sc.LEGACY_GEN_AI_SYSTEM)
@@ -226,9 +226,9 @@ def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
         provider if type(provider) is str or provider is None else str(provider),
         request_model or response_model, response_model, workflow, agent, stage, tier,
         input_tokens, output_tokens, cache_read, cache_write,
-        rs if type(rs) is int and rs >= 0 else _count(rs),
+        0 if rs is None else rs if type(rs) is int and rs >= 0 else _count(rs),
         cost, source, ok, error_type, user, prompt_name,
-        None if fmt is None else _format(fmt),
+        None if fmt is None else _FORMATS.get(fmt) or _format(fmt) if type(fmt) is str else _format(fmt),
         retries if type(retries) is int or retries is None else _opt_int(retries),
         parse if type(parse) is bool or parse is None else _opt_bool(parse),
         valid if type(valid) is bool or valid is None else _opt_bool(valid),
@@ -240,11 +240,16 @@ _WORKFLOW, _AGENT, _STAGE, _TIER = sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME
 _USER, _PROMPT_NAME = sc.ENDUSER_PSEUDO_ID, sc.AGENTKIT_PROMPT_NAME
 
 
+_FORMATS: dict[str, str] = {}  # the prompt formats seen, as written -> normalised (a handful per source)
+
+
 def _format(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip().lower()
-    return text or None
+    text = str(value).strip().lower() or None
+    if text is not None and type(value) is str and len(_FORMATS) < 256:
+        _FORMATS[value] = text
+    return text
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -321,8 +326,6 @@ class UsageReader:
         seen_files = -1
         spans = calls = 0
         convert = from_span
-        inference = _INFERENCE
-        op_key = sc.GEN_AI_OPERATION_NAME
         try:
             with iter_spans(self.files, self.window.since, self.window.until, stats) as stream:
                 for span in stream:
@@ -330,9 +333,7 @@ class UsageReader:
                     if progress is not None and stats.files != seen_files:
                         seen_files = stats.files
                         progress(seen_files, total)
-                    if span.attributes.get(op_key) not in inference:
-                        continue
-                    record = convert(span, pricing)
+                    record = convert(span, pricing)  # None for anything but an llm span
                     if record is not None:
                         calls += 1
                         yield record

@@ -96,7 +96,8 @@ def collect(source: Source, window: Window, by: Sequence[str] = (), *, pricing: 
     for r in reader:
         if where is not None and not where(r):
             continue
-        total.add(r)
+        if not keyed:
+            total.add(r)
         for _, fn, groups in keyed:
             k = fn(r)
             acc = groups.get(k)
@@ -105,6 +106,9 @@ def collect(source: Source, window: Window, by: Sequence[str] = (), *, pricing: 
             acc.add(r)
         if also is not None:
             also(r)
+    if keyed:  # every call is in exactly one group of each grouping: the total is their sum, added once
+        for acc in keyed[0][2].values():
+            total.merge(acc)
     return Collected(window, total, {b: g for b, _, g in keyed}, reader.summary)
 
 

@@ -9,8 +9,6 @@ the way the JSONL writer names them (``traces-YYYY-MM-DD[.N].jsonl``) are skippe
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import glob
 import gzip
@@ -18,15 +16,22 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from json import loads as _json_loads
 from pathlib import Path
 from typing import IO, Any, Callable, Generic, Iterator, Sequence, TypeVar, Union
 
-from json import loads as _json_loads
+from .otlp_decode import MetricPoint, SpanRecord, _Shape, decode_attributes, decode_value, points_of, spans_of
 
 try:  # optional: a faster parser
     from orjson import loads as _orjson_loads
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson_loads = None
+
+_typed_spans: Any = ...  # the typed decoder of trace lines (otlp_typed, needs msgspec): loaded on first read
+
+__all__ = ["SIGNALS", "TOP_KEYS", "FileName", "MetricPoint", "ReadStats", "SpanRecord", "Stream", "decode_attributes",
+           "decode_value", "file_name", "iter_metric_points", "iter_requests", "iter_spans", "list_files",
+           "parse_file_name"]
 
 
 def _loads(line: bytes) -> Any:
@@ -36,6 +41,7 @@ def _loads(line: bytes) -> Any:
         except ValueError:  # orjson refuses escaped lone surrogates, which json (and our writer) allow
             pass
     return _json_loads(line)
+
 
 SIGNALS = ("traces", "metrics", "logs")
 TOP_KEYS = {"traces": "resourceSpans", "metrics": "resourceMetrics", "logs": "resourceLogs"}
@@ -102,52 +108,6 @@ class ReadStats:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class SpanRecord:
-    """One span as read back; attribute values decoded (int for intValue, list for arrayValue)."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    name: str
-    kind: str
-    start_ns: int
-    end_ns: int
-    status: str
-    status_message: str
-    attributes: dict[str, Any]
-    resource: dict[str, Any]
-    scope: str
-    events: tuple[tuple[str, int, dict[str, Any]], ...] = ()
-
-    @property
-    def duration_s(self) -> float:
-        return max(self.end_ns - self.start_ns, 0) / 1e9
-
-
-@dataclass(frozen=True, slots=True)
-class MetricPoint:
-    """One data point of a metric; ``value`` for sums and gauges, ``sum``/``count``/buckets for histograms."""
-
-    name: str
-    unit: str
-    kind: str  # sum | gauge | histogram | exponential_histogram | summary
-    attributes: dict[str, Any]
-    time_ns: int
-    start_ns: int
-    value: int | float | None
-    sum: float | None
-    count: int | None
-    bucket_counts: tuple[int, ...]
-    explicit_bounds: tuple[float, ...]
-    min: float | None
-    max: float | None
-    temporality: str | None  # DELTA | CUMULATIVE
-    is_monotonic: bool
-    resource: dict[str, Any]
-    scope: str
-
-
 class Stream(Generic[T]):
     """An iterator over records that carries its :class:`ReadStats`; closes its file when closed."""
 
@@ -155,8 +115,8 @@ class Stream(Generic[T]):
         self._gen = gen
         self.stats = stats
 
-    def __iter__(self) -> Stream[T]:
-        return self
+    def __iter__(self) -> Iterator[T]:
+        return self._gen  # a ``for`` loop then steps the generator itself, without a Python-level __next__
 
     def __next__(self) -> T:
         return next(self._gen)
@@ -171,274 +131,6 @@ class Stream(Generic[T]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# --- value decoding ----------------------------------------------------------------------------------------
-
-class _Shape(ValueError):
-    """A line that parses as JSON but is not an export request."""
-
-
-_KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
-_STATUSES = ("UNSET", "OK", "ERROR")
-_TEMPORALITIES = (None, "DELTA", "CUMULATIVE")
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def _enum(value: Any, names: Sequence[Any], prefix: str) -> Any:
-    """An OTLP enum given as a number or as its proto name (``SPAN_KIND_CLIENT``)."""
-    if type(value) is int:
-        return names[value] if 0 <= value < len(names) else names[0]
-    if isinstance(value, str):
-        name = value[len(prefix):] if value.startswith(prefix) else value
-        return name if name in names else names[0]
-    if value is None:
-        return names[0]
-    raise _Shape(f"bad enum {value!r}")
-
-
-def _id(value: Any, size: int) -> str:
-    """A trace or span id as lower-case hex; OTLP/JSON uses hex, plain protobuf JSON uses base64."""
-    if not isinstance(value, str):
-        raise _Shape("id is not a string")
-    if len(value) == 2 * size and _HEX.issuperset(value):
-        return value.lower()
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise _Shape(f"bad id {value[:40]!r}") from None
-    if len(raw) != size:
-        raise _Shape(f"bad id {value[:40]!r}")
-    return raw.hex()
-
-
-def _int(value: Any) -> int:
-    if value is None:
-        return 0
-    if type(value) is int:
-        return value
-    if isinstance(value, str):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise _Shape(f"bad integer {value!r}")
-
-
-def _float(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):  # "NaN", "Infinity", "-Infinity", or a number in a string
-        return float(value)
-    raise _Shape(f"bad double {value!r}")
-
-
-def decode_value(value: Any) -> Any:
-    """An OTLP AnyValue as a Python value: str, bool, int, float, bytes, list, dict or None."""
-    if type(value) is not dict:
-        raise _Shape("AnyValue is not an object")
-    if "stringValue" in value:
-        s = value["stringValue"]
-        if not isinstance(s, str):
-            raise _Shape("stringValue is not a string")
-        return s
-    if "intValue" in value:
-        return _int(value["intValue"])
-    if "boolValue" in value:
-        b = value["boolValue"]
-        if not isinstance(b, bool):
-            raise _Shape("boolValue is not a boolean")
-        return b
-    if "doubleValue" in value:
-        return _float(value["doubleValue"])
-    if "arrayValue" in value:
-        inner = value["arrayValue"] or {}
-        values = inner.get("values") or [] if type(inner) is dict else None
-        if type(values) is not list:
-            raise _Shape("arrayValue.values is not a list")
-        return [decode_value(v) for v in values]
-    if "kvlistValue" in value:
-        inner = value["kvlistValue"] or {}
-        values = inner.get("values") or [] if type(inner) is dict else None
-        if type(values) is not list:
-            raise _Shape("kvlistValue.values is not a list")
-        return decode_attributes(values)
-    if "bytesValue" in value:
-        raw = value["bytesValue"]
-        if not isinstance(raw, str):
-            raise _Shape("bytesValue is not a string")
-        return base64.b64decode(raw)
-    return None
-
-
-def decode_attributes(items: Any) -> dict[str, Any]:
-    """A list of OTLP KeyValue as a dict.
-
-    Most of the read time is spent here, so well-formed lists take a fast path (each value a one-key
-    object); anything unusual falls back to the careful path, which names what is wrong.
-    """
-    if not items:
-        return {}
-    out: dict[str, Any] = {}
-    try:
-        for kv in items:
-            key = kv["key"]
-            ((kind, raw),) = kv["value"].items()
-            if kind == "stringValue" and type(raw) is str:
-                out[key] = raw
-            elif kind == "intValue" and type(raw) is str:
-                out[key] = int(raw)
-            elif kind == "doubleValue" and type(raw) is float:
-                out[key] = raw
-            elif kind == "boolValue" and type(raw) is bool:
-                out[key] = raw
-            else:
-                out[key] = decode_value(kv["value"])
-            if type(key) is not str:
-                raise TypeError
-        return out
-    except (TypeError, KeyError, ValueError, AttributeError):
-        return _decode_attributes_checked(items)
-
-
-def _decode_attributes_checked(items: Any) -> dict[str, Any]:
-    if type(items) is not list:
-        raise _Shape("attributes is not a list")
-    out: dict[str, Any] = {}
-    for kv in items:
-        if type(kv) is not dict:
-            raise _Shape("attribute is not an object")
-        key = kv.get("key")
-        if type(key) is not str:
-            raise _Shape("attribute key is not a string")
-        value = kv.get("value")
-        out[key] = decode_value(value) if value is not None else None
-    return out
-
-
-def _list(obj: dict[str, Any], key: str) -> list[Any]:
-    value = obj.get(key)
-    if value is None:
-        return []
-    if type(value) is not list:
-        raise _Shape(f"{key} is not a list")
-    return value
-
-
-def _obj(value: Any, what: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if type(value) is not dict:
-        raise _Shape(f"{what} is not an object")
-    return value
-
-
-def _scope_name(block: dict[str, Any]) -> str:
-    name = _obj(block.get("scope"), "scope").get("name") or ""
-    if not isinstance(name, str):
-        raise _Shape("scope.name is not a string")
-    return name
-
-
-# --- span and metric extraction ----------------------------------------------------------------------------
-
-def _spans_of(request: dict[str, Any], since: int | None, until: int | None) -> list[SpanRecord]:
-    out: list[SpanRecord] = []
-    for rs in _list(request, "resourceSpans"):
-        rs = _obj(rs, "resourceSpans[]")
-        resource = decode_attributes(_obj(rs.get("resource"), "resource").get("attributes"))
-        for ss in _list(rs, "scopeSpans"):
-            ss = _obj(ss, "scopeSpans[]")
-            scope = _scope_name(ss)
-            for sp in _list(ss, "spans"):
-                if type(sp) is not dict:
-                    raise _Shape("span is not an object")
-                start = _int(sp.get("startTimeUnixNano"))
-                if (since is not None and start < since) or (until is not None and start >= until):
-                    continue
-                parent = sp.get("parentSpanId")
-                status = _obj(sp.get("status"), "status")
-                message = status.get("message") or ""
-                name = sp.get("name") or ""
-                if not isinstance(message, str) or not isinstance(name, str):
-                    raise _Shape("name or status.message is not a string")
-                events = []
-                for ev in _list(sp, "events"):
-                    ev = _obj(ev, "event")
-                    ev_name = ev.get("name") or ""
-                    if not isinstance(ev_name, str):
-                        raise _Shape("event name is not a string")
-                    events.append((ev_name, _int(ev.get("timeUnixNano")), decode_attributes(ev.get("attributes"))))
-                out.append(SpanRecord(
-                    trace_id=_id(sp.get("traceId"), 16),
-                    span_id=_id(sp.get("spanId"), 8),
-                    parent_span_id=_id(parent, 8) if parent else None,
-                    name=name,
-                    kind=_enum(sp.get("kind"), _KINDS, "SPAN_KIND_"),
-                    start_ns=start,
-                    end_ns=_int(sp.get("endTimeUnixNano")),
-                    status=_enum(status.get("code"), _STATUSES, "STATUS_CODE_"),
-                    status_message=message,
-                    attributes=decode_attributes(sp.get("attributes")),
-                    resource=resource,
-                    scope=scope,
-                    events=tuple(events),
-                ))
-    return out
-
-
-_METRIC_KINDS = (("sum", "sum"), ("gauge", "gauge"), ("histogram", "histogram"),
-                 ("exponentialHistogram", "exponential_histogram"), ("summary", "summary"))
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else _float(value)
-
-
-def _points_of(request: dict[str, Any], since: int | None, until: int | None) -> list[MetricPoint]:
-    out: list[MetricPoint] = []
-    for rm in _list(request, "resourceMetrics"):
-        rm = _obj(rm, "resourceMetrics[]")
-        resource = decode_attributes(_obj(rm.get("resource"), "resource").get("attributes"))
-        for sm in _list(rm, "scopeMetrics"):
-            sm = _obj(sm, "scopeMetrics[]")
-            scope = _scope_name(sm)
-            for metric in _list(sm, "metrics"):
-                metric = _obj(metric, "metric")
-                name, unit = metric.get("name") or "", metric.get("unit") or ""
-                if not isinstance(name, str) or not isinstance(unit, str):
-                    raise _Shape("metric name or unit is not a string")
-                for key, kind in _METRIC_KINDS:
-                    if key in metric:
-                        break
-                else:
-                    continue  # a metric type this reader does not know: nothing to report
-                data = _obj(metric[key], key)
-                temporality = _enum(data.get("aggregationTemporality"), _TEMPORALITIES, "AGGREGATION_TEMPORALITY_")
-                monotonic = bool(data.get("isMonotonic", False))
-                for pt in _list(data, "dataPoints"):
-                    pt = _obj(pt, "dataPoint")
-                    time_ns = _int(pt.get("timeUnixNano"))
-                    if (since is not None and time_ns < since) or (until is not None and time_ns >= until):
-                        continue
-                    value: int | float | None = None
-                    if "asInt" in pt:
-                        value = _int(pt["asInt"])
-                    elif "asDouble" in pt:
-                        value = _float(pt["asDouble"])
-                    count = pt.get("count")
-                    out.append(MetricPoint(
-                        name=name, unit=unit, kind=kind,
-                        attributes=decode_attributes(pt.get("attributes")),
-                        time_ns=time_ns, start_ns=_int(pt.get("startTimeUnixNano")),
-                        value=value, sum=_opt_float(pt.get("sum")),
-                        count=None if count is None else _int(count),
-                        bucket_counts=tuple(_int(c) for c in _list(pt, "bucketCounts")),
-                        explicit_bounds=tuple(_float(b) for b in _list(pt, "explicitBounds")),
-                        min=_opt_float(pt.get("min")), max=_opt_float(pt.get("max")),
-                        temporality=temporality, is_monotonic=monotonic,
-                        resource=resource, scope=scope,
-                    ))
-    return out
 
 
 # --- files and lines ---------------------------------------------------------------------------------------
@@ -539,13 +231,55 @@ def _lines(f: IO[bytes], stats: ReadStats, limit: int) -> Iterator[bytes]:
         yield line
 
 
-def _records(path: PathArg, signal: str, extract: Callable[[dict[str, Any], int | None, int | None], list[T]],
-             since: TimeArg, until: TimeArg, stats: ReadStats | None, max_line_bytes: int) -> Stream[T]:
+Decode = Callable[[bytes, Union[int, None], Union[int, None]], Sequence[T]]
+"""One line to its records that started in [since, until); raises when the line is not a request."""
+
+
+def _dict_decoder(signal: str, extract: Callable[[dict[str, Any], int | None, int | None], list[T]]) -> Decode[T]:
+    """Parse the line into dicts, check it is a request of ``signal``, and extract its records."""
+    top = TOP_KEYS[signal]
+    others = tuple(v for k, v in TOP_KEYS.items() if k != signal)
+
+    def decode(line: bytes, since: int | None, until: int | None) -> Sequence[T]:
+        request = _loads(line)
+        if type(request) is not dict:
+            raise _Shape("not an object")
+        if top not in request:
+            if any(k in request for k in others):
+                return ()  # another signal's request (a Collector writing all to one file)
+            raise _Shape(f"no {top}")
+        return extract(request, since, until)
+
+    return decode
+
+
+def _span_decoder() -> Decode[SpanRecord]:
+    """The typed decoder when msgspec is installed, with the careful one for the lines it refuses."""
+    global _typed_spans
+    careful = _dict_decoder("traces", spans_of)
+    if _typed_spans is ...:
+        try:  # imported here, not with the module: the JSONL writer imports this module and never reads
+            from .otlp_typed import spans_of_line as _typed_spans
+        except ImportError:  # pragma: no cover - depends on the environment
+            _typed_spans = None
+    typed = _typed_spans
+    if typed is None:
+        return careful
+
+    def decode(line: bytes, since: int | None, until: int | None) -> Sequence[SpanRecord]:
+        try:
+            return typed(line, since, until)
+        except Exception:  # an encoding or a fault the typed decoder does not take: the careful path decides
+            return careful(line, since, until)
+
+    return decode
+
+
+def _records(path: PathArg, signal: str, decode: Decode[T], since: TimeArg, until: TimeArg,
+             stats: ReadStats | None, max_line_bytes: int) -> Stream[T]:
     stats = stats if stats is not None else ReadStats()
     since_ns, until_ns = _to_ns(since, "since"), _to_ns(until, "until")
     files = list_files(path, signal, since, until, stats)  # errors on a missing path surface here, eagerly
-    top = TOP_KEYS[signal]
-    others = tuple(v for k, v in TOP_KEYS.items() if k != signal)
 
     def gen() -> Iterator[T]:
         for p in files:
@@ -558,23 +292,20 @@ def _records(path: PathArg, signal: str, extract: Callable[[dict[str, Any], int 
             stats.files += 1
             try:
                 for line in _lines(f, stats, max_line_bytes):
-                    if not line.strip():
+                    if line.isspace():  # not strip(): that copies the whole line
                         continue
                     try:
-                        request = _loads(line)
-                        if type(request) is not dict:
-                            raise _Shape("not an object")
-                        if top not in request:
-                            if any(k in request for k in others):
-                                continue  # another signal's request (a Collector writing all to one file)
-                            raise _Shape(f"no {top}")
-                        records = extract(request, since_ns, until_ns)
+                        records = decode(line, since_ns, until_ns)
                     except Exception:  # bad JSON, wrong shape, bad bytes, too deep: skip and count
                         stats.corrupt += 1
                         continue
-                    for record in records:
-                        stats.records += 1
-                        yield record
+                    n = 0
+                    try:
+                        for record in records:
+                            n += 1
+                            yield record
+                    finally:  # counted here rather than per record: this loop runs once per span read
+                        stats.records += n
             except Exception as exc:  # unreadable mid-way, a broken gzip stream (OSError, EOFError, zlib.error)
                 stats.unreadable_files += 1
                 stats.corrupt += 1
@@ -591,14 +322,14 @@ def iter_spans(path: PathArg, since: TimeArg = None, until: TimeArg = None, stat
 
     A missing file or directory raises FileNotFoundError at once; bad content is skipped and counted.
     """
-    return _records(path, "traces", _spans_of, since, until, stats, max_line_bytes)
+    return _records(path, "traces", _span_decoder(), since, until, stats, max_line_bytes)
 
 
 def iter_metric_points(path: PathArg, since: TimeArg = None, until: TimeArg = None,
                        stats: ReadStats | None = None, *,
                        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Stream[MetricPoint]:
     """Metric data points with a time in [since, until), as :func:`iter_spans` reads spans."""
-    return _records(path, "metrics", _points_of, since, until, stats, max_line_bytes)
+    return _records(path, "metrics", _dict_decoder("metrics", points_of), since, until, stats, max_line_bytes)
 
 
 def iter_requests(path: PathArg, signal: str = "traces", stats: ReadStats | None = None, *,
@@ -614,5 +345,5 @@ def iter_requests(path: PathArg, signal: str = "traces", stats: ReadStats | None
             raise _Shape(f"{top} is not a list")
         return [request]
 
-    return _records(path, signal, whole, since, until, stats, max_line_bytes)
+    return _records(path, signal, _dict_decoder(signal, whole), since, until, stats, max_line_bytes)
 

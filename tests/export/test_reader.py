@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from otel_agentkit.export import reader
 from otel_agentkit.export.reader import (
     ReadStats,
     iter_metric_points,
@@ -22,6 +23,16 @@ from otel_agentkit.export.reader import (
     list_files,
     parse_file_name,
 )
+
+
+@pytest.fixture(autouse=True, params=["typed", "careful"])
+def decoder(request, monkeypatch):
+    """Every test here runs with the msgspec decoder of trace lines and without it (as where msgspec is not
+    installed): the two must read the same."""
+    if request.param == "careful":
+        monkeypatch.setattr(reader, "_typed_spans", None)
+    return request.param
+
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 ROOT = "eee19b7ec3c1b174"
@@ -255,7 +266,8 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=5),
     max_leaves=40,
 )
-_settings = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_settings = settings(max_examples=150, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 def _read_all(content: bytes) -> ReadStats:

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from ..export.reader import ReadStats, iter_spans, parse_file_name
 from .output import safe_output_path, write_atomically
-from .records import RECORD_FIELDS, Progress, ReadSummary, Source, UsageReader, from_span
+from .records import RECORD_FIELDS, Progress, ReadSummary, Source, UsageReader, is_llm_span
 from .timeparse import Window
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
@@ -100,7 +100,7 @@ def reset_telemetry(directory: str | os.PathLike[str], confirm: bool = False) ->
         with iter_spans(traces, stats=stats) as stream:
             for span in stream:
                 spans += 1
-                calls += from_span(span) is not None
+                calls += is_llm_span(span)
     result = ResetResult(str(d), len(files), size, spans, calls, False)
     if not confirm:
         raise ResetRefused(f"not deleting {len(files)} telemetry files ({spans} spans, {calls} llm calls) in {d} "

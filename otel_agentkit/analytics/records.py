@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from .. import semconv as sc
-from ..export.reader import ReadStats, SpanRecord, iter_spans, list_files
+from ..export.reader import ReadStats, SpanColumns, SpanRecord, columns_of, iter_span_columns, list_files
 from .timeparse import Window
 
 Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
@@ -137,44 +137,57 @@ def _cost(value: Any) -> float | None:
 
 
 def is_llm_span(span: SpanRecord) -> bool:
-    return span.attributes.get(sc.GEN_AI_OPERATION_NAME) in _INFERENCE
+    operation = span.attributes.get(sc.GEN_AI_OPERATION_NAME)
+    return type(operation) is str and operation in _INFERENCE
+
+
+USAGE_KEYS: tuple[str, ...] = (
+    sc.GEN_AI_OPERATION_NAME,
+    sc.GEN_AI_USAGE_INPUT_TOKENS, sc.LEGACY_USAGE_PROMPT_TOKENS,
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.LEGACY_USAGE_COMPLETION_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, sc.LEGACY_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    sc.GEN_AI_PROVIDER_NAME, sc.LEGACY_GEN_AI_SYSTEM,
+    sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL, sc.AGENTKIT_COST_USD, sc.ERROR_TYPE,
+    sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_STAGE, sc.AGENTKIT_TIER, sc.ENDUSER_PSEUDO_ID,
+    sc.AGENTKIT_PROMPT_NAME, sc.AGENTKIT_PROMPT_FORMAT, sc.AGENTKIT_RETRIES, sc.AGENTKIT_PARSE_SUCCESS,
+    sc.AGENTKIT_VALIDATION_SUCCESS,
+)
+"""The span attributes a usage record is made of, in the order from_columns reads them."""
 
 
 def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
     """The usage record of an llm span, None for any other span. ``pricing`` (a Pricing) prices calls
     that carry tokens but no cost."""
-    a = span.attributes
-    operation = a.get(sc.GEN_AI_OPERATION_NAME)
-    if operation not in _INFERENCE:
+    return from_columns(columns_of(span, USAGE_KEYS), pricing)
+
+
+def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
+    """As :func:`from_span`, from a span read as the columns of USAGE_KEYS (what UsageReader reads)."""
+    (operation, inp, legacy_inp, out, legacy_out, cr, cw, legacy_cw, rs, provider, legacy_provider,
+     request_model, response_model, cost, error_type, workflow, agent, stage, tier, user, prompt_name, fmt,
+     retries, parse, valid) = span.values
+    if type(operation) is not str or operation not in _INFERENCE:  # not hashable, even, from another writer
         return None
-    get = a.get
     # Hot path (once per call over files of any size): the usual types are checked inline and only odd
     # values (from other writers) go through the converting helpers.
-    inp = get(sc.GEN_AI_USAGE_INPUT_TOKENS)
     if inp is None:
-        inp = get(sc.LEGACY_USAGE_PROMPT_TOKENS)
-    out = get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
+        inp = legacy_inp
     if out is None:
-        out = get(sc.LEGACY_USAGE_COMPLETION_TOKENS)
-    cr = get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
-    cw = get(sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS)
+        out = legacy_out
     if cw is None:
-        cw = get(sc.LEGACY_USAGE_CACHE_CREATION_INPUT_TOKENS)
-    rs = get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)
+        cw = legacy_cw
     input_tokens = inp if type(inp) is int and inp >= 0 else _count(inp)
     output_tokens = out if type(out) is int and out >= 0 else _count(out)
     cache_read = 0 if cr is None else cr if type(cr) is int and cr >= 0 else _count(cr)
     cache_write = 0 if cw is None else cw if type(cw) is int and cw >= 0 else _count(cw)
-    provider = get(sc.GEN_AI_PROVIDER_NAME)
     if provider is None:
-        provider = get(sc.LEGACY_GEN_AI_SYSTEM)
-    request_model = get(sc.GEN_AI_REQUEST_MODEL)
+        provider = legacy_provider
     if type(request_model) is not str:
         request_model = _opt_str(request_model)
-    response_model = get(sc.GEN_AI_RESPONSE_MODEL)
     if type(response_model) is not str:
         response_model = _opt_str(response_model)
-    cost = get(sc.AGENTKIT_COST_USD)
     if type(cost) is not float or not cost >= 0:
         cost = _cost(cost)
     source: str | None = "recorded"
@@ -185,10 +198,8 @@ def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
             if price is not None:
                 cost = price.cost(input_tokens, output_tokens, cache_read, cache_write)
                 source = "table"
-    error_type = get(sc.ERROR_TYPE)
-    status = span.status
     if error_type is None:
-        ok = status != "ERROR"
+        ok = span.status != "ERROR"
         if not ok:
             error_type = span.status_message or "error"
     else:
@@ -197,28 +208,18 @@ def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
             error_type = str(error_type)
     if cost is None and not ok and inp is None and out is None:
         cost, source = 0.0, "failed"  # a failed call that reported no usage was not billed
-    workflow = get(_WORKFLOW)
     if workflow is not None and type(workflow) is not str:
         workflow = str(workflow)
-    agent = get(_AGENT)
     if agent is not None and type(agent) is not str:
         agent = str(agent)
-    stage = get(_STAGE)
     if stage is not None and type(stage) is not str:
         stage = str(stage)
-    tier = get(_TIER)
     if tier is not None and type(tier) is not str:
         tier = str(tier)
-    user = get(_USER)
     if user is not None and type(user) is not str:
         user = str(user)
-    prompt_name = get(_PROMPT_NAME)
     if prompt_name is not None and type(prompt_name) is not str:
         prompt_name = str(prompt_name)
-    fmt = get(sc.AGENTKIT_PROMPT_FORMAT)
-    retries = get(sc.AGENTKIT_RETRIES)
-    parse = get(sc.AGENTKIT_PARSE_SUCCESS)
-    valid = get(sc.AGENTKIT_VALIDATION_SUCCESS)
     service = span.resource.get(sc.RESOURCE_SERVICE_NAME)
     start, end = span.start_ns, span.end_ns
     return UsageRecord(
@@ -234,10 +235,6 @@ def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
         valid if type(valid) is bool or valid is None else _opt_bool(valid),
         service if type(service) is str or service is None else str(service),
     )
-
-
-_WORKFLOW, _AGENT, _STAGE, _TIER = sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_STAGE, sc.AGENTKIT_TIER
-_USER, _PROMPT_NAME = sc.ENDUSER_PSEUDO_ID, sc.AGENTKIT_PROMPT_NAME
 
 
 _FORMATS: dict[str, str] = {}  # the prompt formats seen, as written -> normalised (a handful per source)
@@ -325,9 +322,9 @@ class UsageReader:
         pricing = self.pricing
         seen_files = -1
         spans = calls = 0
-        convert = from_span
+        convert = from_columns
         try:
-            with iter_spans(self.files, self.window.since, self.window.until, stats) as stream:
+            with iter_span_columns(self.files, USAGE_KEYS, self.window.since, self.window.until, stats) as stream:
                 for span in stream:
                     spans += 1
                     if progress is not None and stats.files != seen_files:

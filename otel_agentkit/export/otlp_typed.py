@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any, List, Optional, Union
+from typing import Any, List, Mapping, Optional, Union
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from .otlp_decode import _KINDS, _STATUSES, SpanRecord, _enum, _id, _Shape
+from .otlp_decode import _KINDS, _STATUSES, SpanColumns, SpanRecord, _enum, _id, _Shape
 
 # Every struct is gc=False: they hold no cycles, and the collector need not track millions of them.
 
@@ -155,21 +155,55 @@ def _attributes(items: list[_KeyValue]) -> dict[str, Any]:
     return out
 
 
+def _columns(items: list[_KeyValue], slots: Mapping[str, int], n: int) -> list[Any]:
+    """The values of the keys in ``slots`` (key -> index), the others skipped; the same conversions as
+    _attributes, inlined again for the same reason."""
+    values: list[Any] = [None] * n
+    slot = slots.get
+    for kv in items:
+        i = slot(kv.key)
+        v = kv.value
+        if i is None:  # not wanted, but a value that would make the line corrupt must still do so
+            if v is not None and v.stringValue is UNSET:
+                _value(v)
+            continue
+        if v is None:
+            continue
+        x: Any = v.stringValue
+        if x is UNSET:
+            x = v.intValue
+            if x is UNSET:
+                x = v.boolValue
+                if x is UNSET:
+                    x = v.doubleValue
+                    if x is UNSET:
+                        x = _value(v)
+                    elif type(x) is not float:
+                        x = float(x)
+            elif type(x) is not int:
+                x = int(x)
+        values[i] = x
+    return values
+
+
 def _ns(value: int | str) -> int:
     return value if type(value) is int else int(value)
 
 
-def spans_of_line(line: bytes, since: int | None, until: int | None) -> list[SpanRecord]:
-    """The spans of one trace request line that started in [since, until); raises on anything unusual
-    (the caller then takes the careful path)."""
+def spans_of_line(line: bytes, since: int | None, until: int | None,
+                  slots: Mapping[str, int] | None = None) -> list[Any]:
+    """The spans of one trace request line that started in [since, until): SpanRecords, or SpanColumns of
+    the keys in ``slots`` (key -> index). Raises on anything unusual (the caller then takes the careful
+    path)."""
     request = _decode(line)
     groups = request.resourceSpans
     if groups is UNSET:
         if request.resourceMetrics is not UNSET or request.resourceLogs is not UNSET:
             return []
         raise _Shape("no resourceSpans")
-    out: list[SpanRecord] = []
+    out: list[Any] = []
     append = out.append
+    n = len(slots) if slots is not None else 0
     for rs in groups:
         res = rs.resource
         resource = _attributes(res.attributes) if res is not None else {}
@@ -191,11 +225,24 @@ def spans_of_line(line: bytes, since: int | None, until: int | None) -> list[Spa
                     code, message = status.code, status.message
                     code = _STATUSES[code] if type(code) is int and 0 <= code < 3 else _enum(
                         code, _STATUSES, "STATUS_CODE_")
-                kind = sp.kind
-                trace_id, span_id, parent = sp.traceId, sp.spanId, sp.parentSpanId
+                trace_id, span_id = sp.traceId, sp.spanId
+                trace_id = trace_id if _TRACE_ID(trace_id) else _id(trace_id, 16)
+                span_id = span_id if _SPAN_ID(span_id) else _id(span_id, 8)
+                kind, parent = sp.kind, sp.parentSpanId
+                if slots is not None:
+                    # What a SpanRecord would hold and SpanColumns does not is still checked, so that a
+                    # line is corrupt (or not) whichever of the two is read from it.
+                    if parent and not _SPAN_ID(parent):
+                        _id(parent, 8)
+                    for ev in sp.events:
+                        _ns(ev.timeUnixNano)
+                        _attributes(ev.attributes)
+                    append(tuple.__new__(SpanColumns, (trace_id, span_id, start, end, code, message,
+                                                       _columns(sp.attributes, slots, n), resource)))
+                    continue
                 append(SpanRecord(
-                    trace_id if _TRACE_ID(trace_id) else _id(trace_id, 16),
-                    span_id if _SPAN_ID(span_id) else _id(span_id, 8),
+                    trace_id,
+                    span_id,
                     _id(parent, 8) if parent else None,
                     sp.name,
                     _KINDS[kind] if type(kind) is int and 0 <= kind < 6 else _enum(kind, _KINDS, "SPAN_KIND_"),

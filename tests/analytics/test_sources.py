@@ -123,6 +123,32 @@ def test_spans_from_other_instrumentations(tmp_path, pricing):
     assert (s.total.calls, s.total.unpriced_calls, s.read.spans) == (2, 1, 3)
 
 
+def test_values_of_the_wrong_kind_never_stop_a_read(tmp_path, pricing):
+    """Another writer's odd values (an array where a name belongs, a map for a model, bytes for a count)
+    make no call or an odd one, never an error: the read goes on."""
+    start = 1_790_000_000 * 10**9
+    spans = [
+        foreign_span("00000000000000b1", [("gen_ai.operation.name", {"arrayValue": {"values": [
+            {"stringValue": "chat"}]}})], start),
+        foreign_span("00000000000000b2", [("gen_ai.operation.name", {"kvlistValue": {"values": []}})], start + 1),
+        foreign_span("00000000000000b3", [("gen_ai.operation.name", {"stringValue": "chat"}),
+                                          ("gen_ai.request.model", {"kvlistValue": {"values": [
+                                              {"key": "a", "value": {"intValue": "1"}}]}}),
+                                          ("gen_ai.provider.name", {"arrayValue": {}}),
+                                          ("gen_ai.usage.input_tokens", {"bytesValue": "AAE="}),
+                                          ("gen_ai.usage.output_tokens", {"doubleValue": "NaN"}),
+                                          ("agentkit.cost.usd", {"arrayValue": {"values": [{"intValue": 1}]}}),
+                                          ("agentkit.tier", {"intValue": "3"})], start + 2),
+    ]
+    f = tmp_path / "odd.jsonl"
+    f.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}) + "\n")
+    (call,) = analytics.UsageReader(f, pricing=pricing)
+    assert (call.input_tokens, call.output_tokens, call.cost_usd, call.tier) == (0, 0, None, "3")
+    assert call.model == "{'a': 1}" and call.provider == "[]"
+    s = analytics.usage_stats(f, analytics.window(), by="model", pricing=pricing)
+    assert (s.total.calls, s.read.spans, s.read.corrupt_lines) == (1, 3, 0)
+
+
 # --- export ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])

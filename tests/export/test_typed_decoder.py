@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_agentkit.export import reader
 from otel_agentkit.export.jsonl import JsonlSpanExporter
-from otel_agentkit.export.otlp_decode import spans_of
+from otel_agentkit.export.otlp_decode import columns_of, spans_of
 from otel_agentkit.export.otlp_typed import spans_of_line
 
 from .test_reader import COLLECTOR_TRACES, PROTO_STYLE_TRACES, T0, TRACE
@@ -116,3 +117,34 @@ def test_typed_and_careful_paths_agree_on_any_request(request, since, until):
     except Exception as exc:
         combined = ("corrupt", type(exc))
     assert combined[0] == expected[0] and (combined[0] == "corrupt" or _same(combined[1], expected[1]))
+
+
+_KEYS = ("a", "b", "", "absent")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_request, st.sampled_from([None, T0]))
+def test_columns_agree_with_the_spans_they_come_from(request, since):
+    """SpanColumns from the typed path equal those made from the careful path's SpanRecords, and a line is
+    corrupt for one exactly when it is for the other (values of keys nobody asked for included)."""
+    line = json.dumps(request).encode()
+    try:
+        expected = ("ok", [columns_of(s, _KEYS) for s in _careful(line, since)])
+    except Exception as exc:
+        expected = ("corrupt", type(exc))
+    try:
+        typed = spans_of_line(line, since, None, {k: i for i, k in enumerate(_KEYS)})
+    except Exception:
+        typed = None
+    if typed is not None:
+        assert expected[0] == "ok" and _same(typed, expected[1])
+    try:
+        combined = ("ok", list(reader._span_decoder(_KEYS)(line, since, None)))
+    except Exception as exc:
+        combined = ("corrupt", type(exc))
+    assert combined[0] == expected[0] and (combined[0] == "corrupt" or _same(combined[1], expected[1]))
+
+
+def test_columns_refuse_a_repeated_key():
+    with pytest.raises(ValueError, match="repeated"):
+        reader.iter_span_columns(".", ["a", "a"])

@@ -16,6 +16,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from .. import diagnostics
 from ..instrument import telemetry as _state
+from ..instrument.responses import get_field
 
 logger = logging.getLogger("otel_agentkit.auto")
 
@@ -42,11 +43,7 @@ def text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def get(obj: Any, name: str) -> Any:
-    """An attribute of a response object, or a key of a dict shaped like one."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
+get = get_field  # a field of a response object, or a key of a dict shaped like one
 
 
 _servers: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[str | None, int | None]]] = weakref.WeakKeyDictionary()
@@ -55,7 +52,12 @@ _servers: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[str | None, int | None
 def server_of(client: Any) -> tuple[str | None, int | None]:
     """``server.address`` and ``server.port`` from a client's base URL (port from the scheme if implicit);
     remembered per client while its base URL stays the same object."""
-    url = getattr(client, "base_url", None)
+    # The clients keep the URL in ``_base_url``; openai's ``base_url`` property costs an import and a call
+    # each time, so the attribute is read first and the property only where it is missing.
+    fields = getattr(client, "__dict__", None)
+    url = fields.get("_base_url") if fields else None
+    if url is None:
+        url = getattr(client, "base_url", None)
     try:
         known = _servers.get(client)
     except TypeError:  # not weak-referenceable

@@ -22,6 +22,7 @@ from ..instrument.invocation import INFERENCE, Invocation
 from ._common import AUTO_KEY, AUTO_OWNER, RAW_RESPONSE_HEADER, Patch
 from .streams import StreamState, TracedAsyncStream, TracedStream
 
+_AUTO_ON = {AUTO_KEY: True}
 _attach = otel_context.attach
 _detach = otel_context.detach
 
@@ -100,7 +101,7 @@ class Call:
         try:
             status = getattr(exc, "status_code", None)
             if isinstance(status, int) and status >= 400:  # an error event inside a 200 stream has none
-                self.inv.set_attributes({sc.HTTP_RESPONSE_STATUS_CODE: status})
+                self.inv.put({sc.HTTP_RESPONSE_STATUS_CODE: status})
         except Exception as sdk_exc:
             diagnostics.report("auto.call.fail", sdk_exc)
         if self.own:
@@ -200,20 +201,18 @@ def begin(tel: _state.Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict
             if _foreign_genai_span(ctx, current):
                 return None
             inv = Invocation(tel, endpoint.category, operation, sc.span_name(operation, model), SpanKind.CLIENT,
-                             attrs).start(ctx)
+                             attrs).start(ctx, values=_AUTO_ON)
             inv.owner = AUTO_OWNER
             own = timing = True
         call_kwargs, swallow = endpoint.prepare(kwargs)
-        capture = tel.capture
-        content = capture.on_span or capture.on_event
+        content = tel.capturing
         if content:
             try:
                 endpoint.inputs(inv, kwargs)
             except Exception as exc:
                 diagnostics.report("auto.inputs", exc)
-        base = inv.context if own else ctx
-        return Call(endpoint, inv, own, timing, otel_context.set_value(AUTO_KEY, True, base), call_kwargs, swallow,
-                    content)
+        context = inv.context if own else otel_context.set_value(AUTO_KEY, True, ctx)
+        return Call(endpoint, inv, own, timing, context, call_kwargs, swallow, content)
     except Exception as exc:
         diagnostics.report("auto.begin", exc)
         return None
@@ -260,7 +259,7 @@ def set_tool_calls(inv: Invocation, calls: list[tuple[str | None, str | None]]) 
     """Record the tool calls the model asked for: names and ids (arguments are content: opt-in only)."""
     if not calls:
         return
-    inv.set_attributes({
+    inv.put({
         sc.AGENTKIT_RESPONSE_TOOL_CALLS: [name or "" for name, _ in calls],
         sc.AGENTKIT_RESPONSE_TOOL_CALL_IDS: [call_id or "" for _, call_id in calls],
     })

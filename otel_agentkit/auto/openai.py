@@ -75,7 +75,7 @@ def _response_extras(inv: Invocation, result: Any) -> None:
     """The service tier that served the call (flex and priority tiers are priced differently)."""
     tier = get(result, "service_tier")
     if isinstance(tier, str):
-        inv.set_attributes({sc.OPENAI_RESPONSE_SERVICE_TIER: tier})
+        inv.put({sc.OPENAI_RESPONSE_SERVICE_TIER: tier})
 
 
 # --- chat completions -------------------------------------------------------------------------------------------

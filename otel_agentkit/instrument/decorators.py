@@ -146,8 +146,7 @@ def _reads_response(op: Operation) -> bool:
 
 def _before_call(inv: Invocation, kwargs: dict[str, Any]) -> None:
     """With content capture on, take ``messages=`` of the decorated call as the input messages."""
-    capture = inv._tel.capture
-    if (capture.on_span or capture.on_event) and inv.input_messages is None:
+    if inv._tel.capturing and inv.input_messages is None:
         messages = kwargs.get("messages")
         if messages is not None:
             inv.input_messages = messages

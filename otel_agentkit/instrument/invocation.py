@@ -115,9 +115,9 @@ class Invocation:
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     def start(self, parent: otel_context.Context | None = None, start_time_ns: int | None = None,
-              inherit: Mapping[str, Any] | None = None) -> Invocation:
+              inherit: Mapping[str, Any] | None = None, values: Mapping[str, Any] | None = None) -> Invocation:
         """Start the span under ``parent`` (the current context by default); ``inherit`` adds attributes
-        that spans below this one inherit (workflow and agent names)."""
+        that spans below this one inherit (workflow and agent names), ``values`` other context values."""
         ctx = otel_context.get_current() if parent is None else parent
         base = ctx.get(INHERITED_KEY)
         if base:
@@ -128,11 +128,13 @@ class Invocation:
         self.attributes = attrs
         span = self._tel.tracer.start_span(self.name, ctx, self.kind, attributes=attrs, start_time=start_time_ns)
         self.span = span
-        values = dict(trace.set_span_in_context(span, ctx))
-        values[CURRENT_KEY] = self
+        entries = dict(trace.set_span_in_context(span, ctx))
+        entries[CURRENT_KEY] = self
         if inherit:
-            values[INHERITED_KEY] = {**base, **inherit} if base else inherit
-        self.context = otel_context.Context(values)
+            entries[INHERITED_KEY] = {**base, **inherit} if base else inherit
+        if values:
+            entries.update(values)
+        self.context = otel_context.Context(entries)
         self._t0 = time.perf_counter()
         return self
 
@@ -196,12 +198,38 @@ class Invocation:
             extra[name] = mask_secrets(value) if isinstance(value, str) else value
         self._extra = extra
 
+    def put(self, attributes: Mapping[str, Any]) -> None:
+        """Span attributes the SDK derived itself (full names, values read from a response's structure, not
+        its text): set as they are, without the name mapping and secret masking of set_attributes."""
+        if self._extra is None:
+            self._extra = dict(attributes)
+        else:
+            self._extra.update(attributes)
+
     def observe_response(self, obj: Any) -> None:
         """Fill what is not yet known from a provider response or a dict shaped like one."""
-        parsed = responses.parse(obj, want_content=self._tel.capture.on_span or self._tel.capture.on_event)
-        for field, value in parsed.as_record().items():
-            if getattr(self, field) is None:
-                setattr(self, field, value)
+        p = responses.parse(obj, want_content=self._tel.capturing)
+        # Field by field rather than through as_record(): this runs once per call of every instrumented client.
+        if self.response_id is None:
+            self.response_id = p.response_id
+        if self.response_model is None:
+            self.response_model = p.response_model
+        if self.input_tokens is None:
+            self.input_tokens = p.input_tokens
+        if self.output_tokens is None:
+            self.output_tokens = p.output_tokens
+        if self.cache_read_tokens is None:
+            self.cache_read_tokens = p.cache_read_tokens
+        if self.cache_write_tokens is None:
+            self.cache_write_tokens = p.cache_write_tokens
+        if self.reasoning_tokens is None:
+            self.reasoning_tokens = p.reasoning_tokens
+        if self.finish_reasons is None:
+            self.finish_reasons = p.finish_reasons
+        if self.output_messages is None:
+            self.output_messages = p.output_messages
+        if self.embedding_dimensions is None:
+            self.embedding_dimensions = p.embedding_dimensions
 
     def observe_chunk(self, chunk: Any) -> None:
         """A streamed item arrived: time to first chunk, intervals, and usage if the chunk carries it."""
@@ -256,7 +284,7 @@ class Invocation:
         except Exception as sdk_exc:
             diagnostics.report("span.end", sdk_exc)
         try:
-            self._tel.metrics.enqueue(self._measured(duration))
+            self._tel.metrics.enqueue((self, duration))  # the worker makes the measurements from it
         except Exception as sdk_exc:
             diagnostics.report("invocation.metrics", sdk_exc)
 
@@ -284,8 +312,7 @@ class Invocation:
             self._cost_usd = cost = self._cost()
             if cost is not None:
                 final[sc.AGENTKIT_COST_USD] = cost
-            capture = self._tel.capture
-            if capture.on_span or capture.on_event:
+            if self._tel.capturing:
                 self._tel.content_attributes(self, final)
         if self._extra:
             final.update(self._extra)
@@ -300,7 +327,8 @@ class Invocation:
         return self._tel.pricing.cost(self._model(), self.input_tokens or 0, self.output_tokens or 0,
                                       self.cache_read_tokens or 0, self.cache_write_tokens or 0)
 
-    def _measured(self, duration: float) -> Measured:
+    def measured(self, duration: float) -> Measured:
+        """What the metrics record of this ended call (built by the metrics worker, off the caller's thread)."""
         attrs = self.attributes
         cat = self.category
         metric_attrs = {k: attrs[k] for k in _METRIC_KEYS[cat] if k in attrs}
@@ -352,6 +380,14 @@ class NoOpCall:
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         return None
+
+    def put(self, attributes: Mapping[str, Any]) -> None:
+        """Span attributes the SDK derived itself (full names, values read from a response's structure, not
+        its text): set as they are, without the name mapping and secret masking of set_attributes."""
+        if self._extra is None:
+            self._extra = dict(attributes)
+        else:
+            self._extra.update(attributes)
 
     def observe_response(self, obj: Any) -> None:
         return None

@@ -1,16 +1,25 @@
 """GenAI metric instruments, recorded off the caller's thread.
 
-Recording two or more histogram points costs more than the span itself on the caller's thread (about 15 us
-for two, measured with the OTel Python SDK 1.45). So the recorder only appends one tuple to a deque; a
-worker thread, every metric collection (through an observable instrument's callback, which the SDK runs
-just before it reads the histograms) and every flush turn the tuples into measurements. Nothing is lost to
-the delay: a collection always sees every call that ended before it began.
+Recording two or more histogram points costs more than the span itself on the caller's thread (about 10 us
+a point with six attributes, measured with the OTel Python SDK 1.45). So the recorder only appends one
+tuple to a deque; a worker thread, every metric collection (through an observable instrument's callback,
+which the SDK runs just before it reads the histograms) and every flush turn the tuples into measurements.
+Nothing is lost to the delay: a collection always sees every call that ended before it began.
+
+The worker shares the GIL with the application. Draining a second's worth of calls in one go would hold
+the GIL for tens of milliseconds, and an application thread whose socket read has returned then waits for
+it (up to the 5 ms switch interval at a time). So while the queue is short the worker records one call
+and sleeps a moment, which leaves the GIL free whenever the application wants it, and most of the work
+falls into the application's own waits on I/O; a backlog (a tight loop of calls) is drained at full speed.
+Costs are summed per attribute set and added to the counter once per drain: a sum is the same however it
+is added up.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import deque
 from typing import Any, Iterable, NamedTuple
 
@@ -19,11 +28,12 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from .. import diagnostics, semconv as sc
 
 MAX_PENDING = 20_000  # beyond this the caller records its own measurements: memory stays bounded, nothing dropped
-WAKE_AT = 2048  # wake the worker early when this many are waiting
+WAKE_AT = 2048  # wake the worker early when this many are waiting, and drain them without pausing
+PAUSE_S = 0.0001  # the worker's pause between calls while the queue is short
 
 
 class Measured(NamedTuple):
-    """One ended operation, as the recorder hands it over."""
+    """One ended operation's measurements."""
 
     kind: str  # "inference" | "embeddings" | "retrieval" | "tool" | "invocation"
     duration: float
@@ -77,7 +87,11 @@ class GenAIMetrics:
                                         description="Telemetry dropped on purpose (full queues, full spool)")
         self.interval_s = 1.0  # how often the worker drains when calls are few
         self.wake_at = WAKE_AT
-        self._queue: deque[Measured] = deque()
+        self.pause_s = PAUSE_S
+        self._costs: dict[tuple[Any, ...], list[Any]] = {}  # attribute items -> [attributes, sum] not yet added
+        self._costs_lock = threading.Lock()
+        self._inflight = threading.Lock()  # held while a call taken from the queue is being recorded
+        self._queue: deque[tuple[Any, float]] = deque()
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -86,7 +100,8 @@ class GenAIMetrics:
             os.register_at_fork(after_in_child=self._after_fork)
 
     # --- caller's thread: cheap ---------------------------------------------------------------------------
-    def enqueue(self, item: Measured) -> None:
+    def enqueue(self, item: tuple[Any, float]) -> None:
+        """Hand over an ended operation: ``(invocation, duration)``, measured later by ``invocation.measured``."""
         queue = self._queue
         if len(queue) >= MAX_PENDING:  # the worker is behind (a tight loop): back-pressure, not loss
             try:
@@ -102,20 +117,53 @@ class GenAIMetrics:
 
     # --- off the caller's thread ---------------------------------------------------------------------------
     def drain(self) -> int:
-        """Record everything queued; returns how many operations were recorded."""
+        """Record everything queued; returns how many operations were recorded. Waits for the call the
+        worker may be recording, so that a collection that drains sees it too."""
         popleft, n = self._queue.popleft, 0
-        while True:
+        with self._inflight:
+            while True:
+                try:
+                    item = popleft()
+                except IndexError:
+                    break
+                try:
+                    self._record(item)
+                except Exception as exc:
+                    diagnostics.report("metrics.record", exc)
+                n += 1
+        self._add_costs()
+        return n
+
+    def _drain_paced(self) -> None:
+        """The worker's drain: one call at a time with a pause between, or all at once past ``wake_at``."""
+        queue, pause, inflight = self._queue, self.pause_s, self._inflight
+        while not self._stopping:
+            if len(queue) >= self.wake_at:
+                self.drain()
+                continue
+            with inflight:
+                try:
+                    item = queue.popleft()
+                except IndexError:
+                    break
+                try:
+                    self._record(item)
+                except Exception as exc:
+                    diagnostics.report("metrics.record", exc)
+            time.sleep(pause)  # releases the GIL: an application thread that wants it takes it now
+        self._add_costs()
+
+    def _add_costs(self) -> None:
+        with self._costs_lock:
+            costs, self._costs = self._costs, {}
+        for attributes, total in costs.values():
             try:
-                item = popleft()
-            except IndexError:
-                return n
-            try:
-                self._record(item)
+                self.cost.add(total, attributes)
             except Exception as exc:
                 diagnostics.report("metrics.record", exc)
-            n += 1
 
-    def _record(self, m: Measured) -> None:
+    def _record(self, item: tuple[Any, float]) -> None:
+        m: Measured = item[0].measured(item[1])
         attrs = m.attributes
         kind = m.kind
         if kind == "tool":
@@ -141,7 +189,16 @@ class GenAIMetrics:
         for interval in m.chunk_intervals or ():
             self.time_per_chunk.record(interval, attrs)
         if m.cost is not None and m.cost_attributes is not None:
-            self.cost.add(m.cost, m.cost_attributes)
+            key = tuple(m.cost_attributes.items())  # built in one order by the recorder
+            try:
+                with self._costs_lock:
+                    entry = self._costs.get(key)
+                    if entry is None:
+                        self._costs[key] = [m.cost_attributes, m.cost]
+                    else:
+                        entry[1] += m.cost
+            except TypeError:  # an unhashable attribute value (a list): added on its own
+                self.cost.add(m.cost, m.cost_attributes)
 
     def _collect_pending(self, options: CallbackOptions) -> Iterable[Observation]:
         self.drain()  # runs before the SDK reads the histograms, so the collection is complete
@@ -159,11 +216,14 @@ class GenAIMetrics:
         while not self._stopping:
             self._wake.wait(self.interval_s)
             self._wake.clear()
-            self.drain()
+            self._drain_paced()
 
     def _after_fork(self) -> None:
         # The parent's worker does not exist here, and its queued items belong to the parent.
         self._queue.clear()
+        self._costs = {}
+        self._costs_lock = threading.Lock()
+        self._inflight = threading.Lock()
         self._thread = None
         self._thread_lock = threading.Lock()
 

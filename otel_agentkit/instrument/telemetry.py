@@ -31,6 +31,7 @@ class Telemetry:
         self.settings = settings
         self.tracer = tracer
         self.capture: ContentCapture = settings.capture_content
+        self.capturing = self.capture is not ContentCapture.NO_CONTENT  # content goes to a span or an event
         self.content = ContentPolicy(settings.content_max_length, settings.redact)
         self.pricing = pricing if pricing is not None else Pricing(settings.pricing)
         self.metrics = GenAIMetrics(meter, legacy=settings.legacy_metrics)

@@ -182,3 +182,46 @@ def test_back_pressure_when_the_worker_is_behind_loses_nothing(sdk, monkeypatch)
     counts = [p.count for rm in data.resource_metrics for sm in rm.scope_metrics for metric in sm.metrics
               if metric.name == sc.METRIC_TOOL_DURATION for p in metric.data.data_points]
     assert counts == [50] and agentkit.sdk_drop_counts() == {}
+
+
+def test_cost_is_summed_per_attribute_set_and_seen_by_the_next_collection(sdk):
+    """Costs are added to the counter once per drain, per attribute set: the sums are exact."""
+    def call(model: str, tokens: int) -> None:
+        with agentkit.llm(provider="openai", model=model) as c:
+            c.record(input_tokens=tokens, output_tokens=0)
+
+    for i in range(30):
+        call("gpt-4o" if i % 3 else "gpt-4o-mini", 1000 + i)
+    points = {p.attributes["model"]: p.value for p in sdk.points(sc.METRIC_COST)}
+    big = sum(1000 + i for i in range(30) if i % 3) * 2.5 / 1e6
+    small = sum(1000 + i for i in range(30) if not i % 3) * 0.15 / 1e6
+    assert points == {"gpt-4o": pytest.approx(big), "gpt-4o-mini": pytest.approx(small)}
+    call("gpt-4o", 1000)  # a later call lands in the counter's running total
+    points = {p.attributes["model"]: p.value for p in sdk.points(sc.METRIC_COST)}
+    assert points["gpt-4o"] == pytest.approx(big + 1000 * 2.5 / 1e6)
+
+
+def test_the_worker_records_everything_one_call_at_a_time(sdk):
+    """Left to itself (no collection, no flush), the worker's paced drain records every call."""
+    import time
+
+    from otel_agentkit.instrument import telemetry
+
+    m = telemetry.get_active().metrics
+    m.drain()
+    m.interval_s = 0.01
+
+    @agentkit.tool
+    def t():
+        return None
+
+    for _ in range(200):
+        t()
+    deadline = time.monotonic() + 30
+    while m._queue and time.monotonic() < deadline:  # a wait for a condition, not a timing assertion
+        time.sleep(0.01)
+    assert not m._queue
+    data = sdk.reader.get_metrics_data()  # waits for the call the worker may still be recording
+    counts = [p.count for rm in data.resource_metrics for sm in rm.scope_metrics for metric in sm.metrics
+              if metric.name == sc.METRIC_TOOL_DURATION for p in metric.data.data_points]
+    assert counts == [200]

@@ -104,10 +104,7 @@ class GenAIMetrics:
         """Hand over an ended operation: ``(invocation, duration)``, measured later by ``invocation.measured``."""
         queue = self._queue
         if len(queue) >= MAX_PENDING:  # the worker is behind (a tight loop): back-pressure, not loss
-            try:
-                self._record(item)
-            except Exception as exc:
-                diagnostics.report("metrics.record", exc)
+            self._record_contained(item)
             return
         queue.append(item)
         if self._thread is None:
@@ -119,17 +116,9 @@ class GenAIMetrics:
     def drain(self) -> int:
         """Record everything queued; returns how many operations were recorded. Waits for the call the
         worker may be recording, so that a collection that drains sees it too."""
-        popleft, n = self._queue.popleft, 0
+        n = 0
         with self._inflight:
-            while True:
-                try:
-                    item = popleft()
-                except IndexError:
-                    break
-                try:
-                    self._record(item)
-                except Exception as exc:
-                    diagnostics.report("metrics.record", exc)
+            while self._record_next():
                 n += 1
         self._add_costs()
         return n
@@ -142,16 +131,25 @@ class GenAIMetrics:
                 self.drain()
                 continue
             with inflight:
-                try:
-                    item = queue.popleft()
-                except IndexError:
+                if not self._record_next():
                     break
-                try:
-                    self._record(item)
-                except Exception as exc:
-                    diagnostics.report("metrics.record", exc)
             time.sleep(pause)  # releases the GIL: an application thread that wants it takes it now
         self._add_costs()
+
+    def _record_next(self) -> bool:
+        """Record the oldest queued operation; False when there is none."""
+        try:
+            item = self._queue.popleft()
+        except IndexError:
+            return False
+        self._record_contained(item)
+        return True
+
+    def _record_contained(self, item: tuple[Any, float]) -> None:
+        try:
+            self._record(item)
+        except Exception as exc:
+            diagnostics.report("metrics.record", exc)
 
     def _add_costs(self) -> None:
         with self._costs_lock:

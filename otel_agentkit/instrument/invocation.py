@@ -20,23 +20,10 @@ from .. import diagnostics, semconv as sc
 from . import responses
 from .content import MASK, is_secret_key, mask_secrets
 from .context import CURRENT_KEY, INHERITED_KEY
-from .metrics import Measured
+from .metrics import AGENT, EMBEDDINGS, INFERENCE, RETRIEVAL, TOOL, WORKFLOW, Ended
 
 if TYPE_CHECKING:
     from .telemetry import Telemetry
-
-# Categories: how an invocation is measured.
-INFERENCE, EMBEDDINGS, RETRIEVAL, TOOL, AGENT, WORKFLOW = (
-    "inference", "embeddings", "retrieval", "tool", "agent", "workflow")
-
-_METRIC_KEYS = {
-    INFERENCE: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.SERVER_ADDRESS,
-                sc.SERVER_PORT),
-    TOOL: (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE, sc.GEN_AI_AGENT_NAME),
-    AGENT: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME),
-}
-_METRIC_KEYS[EMBEDDINGS] = _METRIC_KEYS[RETRIEVAL] = _METRIC_KEYS[INFERENCE]
-_METRIC_KEYS[WORKFLOW] = _METRIC_KEYS[AGENT]
 
 # record() keywords that are span attributes as they are.
 _RECORD_ATTRS = {
@@ -284,9 +271,16 @@ class Invocation:
         except Exception as sdk_exc:
             diagnostics.report("span.end", sdk_exc)
         try:
-            self._tel.metrics.enqueue((self, duration))  # the worker makes the measurements from it
+            cost = self._cost_usd
+            self._tel.metrics.enqueue(tuple.__new__(Ended, (  # positional, without NamedTuple's Python __new__
+                self.category, duration, self.attributes, self._error_type, self.response_model, self._nested,
+                self.input_tokens or 0, self.output_tokens or 0, cost, self._model() if cost is not None else None,
+                self._first_chunk, self._intervals)))
         except Exception as sdk_exc:
             diagnostics.report("invocation.metrics", sdk_exc)
+        # The context holds this invocation (current_call() finds it there): let go of it, so that the two
+        # are freed when the call's last reference goes, not left to the cyclic garbage collector.
+        self.context = None
 
     def _end_attributes(self) -> dict[str, Any]:
         final: dict[str, Any] = {}
@@ -326,31 +320,6 @@ class Invocation:
             return None
         return self._tel.pricing.cost(self._model(), self.input_tokens or 0, self.output_tokens or 0,
                                       self.cache_read_tokens or 0, self.cache_write_tokens or 0)
-
-    def measured(self, duration: float) -> Measured:
-        """What the metrics record of this ended call (built by the metrics worker, off the caller's thread)."""
-        attrs = self.attributes
-        cat = self.category
-        metric_attrs = {k: attrs[k] for k in _METRIC_KEYS[cat] if k in attrs}
-        if self._error_type is not None:
-            metric_attrs[sc.ERROR_TYPE] = self._error_type
-        cost = cost_attrs = None
-        if cat in (AGENT, WORKFLOW):
-            metric_attrs[sc.GEN_AI_INVOCATION_IS_NESTED] = self._nested
-            return Measured("invocation", duration, metric_attrs, 0, 0, None, None, None, None)
-        if cat == TOOL:
-            return Measured("tool", duration, metric_attrs, 0, 0, None, None, None, None)
-        if self.response_model is not None:
-            metric_attrs[sc.GEN_AI_RESPONSE_MODEL] = self.response_model
-        if cat in (INFERENCE, EMBEDDINGS):
-            cost = self._cost_usd
-            if cost is not None:
-                cost_attrs = {key: value for key, value in (
-                    (sc.COST_ATTR_PROVIDER, attrs.get(sc.GEN_AI_PROVIDER_NAME)), (sc.COST_ATTR_MODEL, self._model()),
-                    (sc.COST_ATTR_WORKFLOW, attrs.get(sc.GEN_AI_WORKFLOW_NAME)),
-                    (sc.COST_ATTR_AGENT, attrs.get(sc.GEN_AI_AGENT_NAME))) if value is not None}
-        return Measured(cat, duration, metric_attrs, self.input_tokens or 0, self.output_tokens or 0, cost,
-                        cost_attrs, self._first_chunk, self._intervals)
 
 
 def _record_exception(span: trace.Span, exc: BaseException) -> None:

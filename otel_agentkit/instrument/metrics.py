@@ -32,16 +32,35 @@ WAKE_AT = 2048  # wake the worker early when this many are waiting, and drain th
 PAUSE_S = 0.0001  # the worker's pause between calls while the queue is short
 
 
-class Measured(NamedTuple):
-    """One ended operation's measurements."""
+# Categories: how an operation is measured.
+INFERENCE, EMBEDDINGS, RETRIEVAL, TOOL, AGENT, WORKFLOW = (
+    "inference", "embeddings", "retrieval", "tool", "agent", "workflow")
 
-    kind: str  # "inference" | "embeddings" | "retrieval" | "tool" | "invocation"
+_METRIC_KEYS = {
+    INFERENCE: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.SERVER_ADDRESS,
+                sc.SERVER_PORT),
+    TOOL: (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE, sc.GEN_AI_AGENT_NAME),
+    AGENT: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME),
+}
+_METRIC_KEYS[EMBEDDINGS] = _METRIC_KEYS[RETRIEVAL] = _METRIC_KEYS[INFERENCE]
+_METRIC_KEYS[WORKFLOW] = _METRIC_KEYS[AGENT]
+
+
+class Ended(NamedTuple):
+    """One ended operation, as the recorder hands it over: only what its measurements are made of (not the
+    invocation, whose span would then live on in the queue, and age into the collector's oldest
+    generation, until the worker got to it)."""
+
+    category: str
     duration: float
-    attributes: dict[str, Any]
+    attributes: dict[str, Any]  # the span's start attributes (the metric attributes are picked from them)
+    error_type: str | None
+    response_model: str | None
+    nested: bool
     input_tokens: int
     output_tokens: int
     cost: float | None
-    cost_attributes: dict[str, Any] | None
+    cost_model: str | None
     time_to_first_chunk: float | None
     chunk_intervals: list[float] | None
 
@@ -85,13 +104,16 @@ class GenAIMetrics:
                                         description="Errors contained inside the SDK")
         meter.create_observable_counter(sc.METRIC_SDK_DROPPED, callbacks=[_collect_drops],
                                         description="Telemetry dropped on purpose (full queues, full spool)")
-        self.interval_s = 1.0  # how often the worker drains when calls are few
+        # How often the worker drains while calls come (often enough that what waits dies young, before the
+        # garbage collector's scans promote it), and while none have come for a while.
+        self.interval_s = 0.05
+        self.idle_interval_s = 1.0
         self.wake_at = WAKE_AT
         self.pause_s = PAUSE_S
         self._costs: dict[tuple[Any, ...], list[Any]] = {}  # attribute items -> [attributes, sum] not yet added
         self._costs_lock = threading.Lock()
         self._inflight = threading.Lock()  # held while a call taken from the queue is being recorded
-        self._queue: deque[tuple[Any, float]] = deque()
+        self._queue: deque[Ended] = deque()
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -100,8 +122,8 @@ class GenAIMetrics:
             os.register_at_fork(after_in_child=self._after_fork)
 
     # --- caller's thread: cheap ---------------------------------------------------------------------------
-    def enqueue(self, item: tuple[Any, float]) -> None:
-        """Hand over an ended operation: ``(invocation, duration)``, measured later by ``invocation.measured``."""
+    def enqueue(self, item: Ended) -> None:
+        """Hand over an ended operation; it is measured later, off the caller's thread."""
         queue = self._queue
         if len(queue) >= MAX_PENDING:  # the worker is behind (a tight loop): back-pressure, not loss
             self._record_contained(item)
@@ -123,18 +145,23 @@ class GenAIMetrics:
         self._add_costs()
         return n
 
-    def _drain_paced(self) -> None:
-        """The worker's drain: one call at a time with a pause between, or all at once past ``wake_at``."""
+    def _drain_paced(self) -> bool:
+        """The worker's drain: one call at a time with a pause between, or all at once past ``wake_at``.
+        True when there was something to record."""
         queue, pause, inflight = self._queue, self.pause_s, self._inflight
+        busy = False
         while not self._stopping:
             if len(queue) >= self.wake_at:
                 self.drain()
+                busy = True
                 continue
             with inflight:
                 if not self._record_next():
                     break
+            busy = True
             time.sleep(pause)  # releases the GIL: an application thread that wants it takes it now
         self._add_costs()
+        return busy
 
     def _record_next(self) -> bool:
         """Record the oldest queued operation; False when there is none."""
@@ -145,7 +172,7 @@ class GenAIMetrics:
         self._record_contained(item)
         return True
 
-    def _record_contained(self, item: tuple[Any, float]) -> None:
+    def _record_contained(self, item: Ended) -> None:
         try:
             self._record(item)
         except Exception as exc:
@@ -160,43 +187,55 @@ class GenAIMetrics:
             except Exception as exc:
                 diagnostics.report("metrics.record", exc)
 
-    def _record(self, item: tuple[Any, float]) -> None:
-        m: Measured = item[0].measured(item[1])
-        attrs = m.attributes
-        kind = m.kind
-        if kind == "tool":
-            self.tool_duration.record(m.duration, attrs)
+    def _record(self, item: Ended) -> None:
+        (cat, duration, attrs, error_type, response_model, nested, input_tokens, output_tokens, cost, cost_model,
+         ttfc, intervals) = item
+        metric = {k: attrs[k] for k in _METRIC_KEYS[cat] if k in attrs}
+        if error_type is not None:
+            metric[sc.ERROR_TYPE] = error_type
+        if cat == TOOL:
+            self.tool_duration.record(duration, metric)
             return
-        if kind == "invocation":
-            self.invocation_duration.record(m.duration, attrs)
+        if cat == AGENT or cat == WORKFLOW:
+            metric[sc.GEN_AI_INVOCATION_IS_NESTED] = nested
+            self.invocation_duration.record(duration, metric)
             return
+        if response_model is not None:
+            metric[sc.GEN_AI_RESPONSE_MODEL] = response_model
         if self.legacy:
-            self.legacy_duration.record(m.duration, attrs)
-        if kind == "retrieval":
+            self.legacy_duration.record(duration, metric)
+        if cat == RETRIEVAL:
             return
-        self.inference_duration.record(m.duration, attrs)
-        self.input_tokens.record(m.input_tokens, attrs)
-        if kind != "embeddings":
-            self.output_tokens.record(m.output_tokens, attrs)
+        self.inference_duration.record(duration, metric)
+        self.input_tokens.record(input_tokens, metric)
+        if cat != EMBEDDINGS:
+            self.output_tokens.record(output_tokens, metric)
         if self.legacy:
-            self.legacy_tokens.record(m.input_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
-            if kind != "embeddings":
-                self.legacy_tokens.record(m.output_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
-        if m.time_to_first_chunk is not None:
-            self.ttfc.record(m.time_to_first_chunk, attrs)
-        for interval in m.chunk_intervals or ():
-            self.time_per_chunk.record(interval, attrs)
-        if m.cost is not None and m.cost_attributes is not None:
-            key = tuple(m.cost_attributes.items())  # built in one order by the recorder
-            try:
-                with self._costs_lock:
-                    entry = self._costs.get(key)
-                    if entry is None:
-                        self._costs[key] = [m.cost_attributes, m.cost]
-                    else:
-                        entry[1] += m.cost
-            except TypeError:  # an unhashable attribute value (a list): added on its own
-                self.cost.add(m.cost, m.cost_attributes)
+            self.legacy_tokens.record(input_tokens, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
+            if cat != EMBEDDINGS:
+                self.legacy_tokens.record(output_tokens, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
+        if ttfc is not None:
+            self.ttfc.record(ttfc, metric)
+        for interval in intervals or ():
+            self.time_per_chunk.record(interval, metric)
+        if cost is not None:
+            self._add_cost(cost, {key: value for key, value in (
+                (sc.COST_ATTR_PROVIDER, attrs.get(sc.GEN_AI_PROVIDER_NAME)), (sc.COST_ATTR_MODEL, cost_model),
+                (sc.COST_ATTR_WORKFLOW, attrs.get(sc.GEN_AI_WORKFLOW_NAME)),
+                (sc.COST_ATTR_AGENT, attrs.get(sc.GEN_AI_AGENT_NAME))) if value is not None})
+
+    def _add_cost(self, cost: float, attributes: dict[str, Any]) -> None:
+        """Summed per attribute set, added to the counter at the end of the drain."""
+        key = tuple(attributes.items())  # built in one order above
+        try:
+            with self._costs_lock:
+                entry = self._costs.get(key)
+                if entry is None:
+                    self._costs[key] = [attributes, cost]
+                else:
+                    entry[1] += cost
+        except TypeError:  # an unhashable attribute value (a list): added on its own
+            self.cost.add(cost, attributes)
 
     def _collect_pending(self, options: CallbackOptions) -> Iterable[Observation]:
         self.drain()  # runs before the SDK reads the histograms, so the collection is complete
@@ -211,10 +250,11 @@ class GenAIMetrics:
             thread.start()
 
     def _run(self) -> None:
+        busy = False
         while not self._stopping:
-            self._wake.wait(self.interval_s)
+            self._wake.wait(self.interval_s if busy else max(self.interval_s, self.idle_interval_s))
             self._wake.clear()
-            self._drain_paced()
+            busy = self._drain_paced()
 
     def _after_fork(self) -> None:
         # The parent's worker does not exist here, and its queued items belong to the parent.

@@ -19,15 +19,16 @@ from msgspec import UNSET, UnsetType
 
 from .otlp_decode import _KINDS, _STATUSES, SpanColumns, SpanRecord, _enum, _id, _Shape
 
-# Every struct is gc=False: they hold no cycles, and the collector need not track millions of them.
+# Every struct is gc=False: they hold no cycles, and the collector need not track millions of them. Absent
+# lists default to an empty tuple, which is shared, where an empty list default would be built per span.
 
 
 class _ArrayValue(msgspec.Struct, gc=False):
-    values: List[_AnyValue] = []
+    values: List[_AnyValue] = ()  # type: ignore[assignment]
 
 
 class _KvList(msgspec.Struct, gc=False):
-    values: List[_KeyValue] = []
+    values: List[_KeyValue] = ()  # type: ignore[assignment]
 
 
 class _AnyValue(msgspec.Struct, gc=False):
@@ -55,7 +56,7 @@ class _Status(msgspec.Struct, gc=False):
 class _Event(msgspec.Struct, gc=False):
     name: str = ""
     timeUnixNano: Union[int, str] = 0
-    attributes: List[_KeyValue] = []
+    attributes: List[_KeyValue] = ()  # type: ignore[assignment]
 
 
 class _Span(msgspec.Struct, gc=False):
@@ -66,8 +67,8 @@ class _Span(msgspec.Struct, gc=False):
     kind: Union[int, str, None] = None
     startTimeUnixNano: Union[int, str] = 0
     endTimeUnixNano: Union[int, str] = 0
-    attributes: List[_KeyValue] = []
-    events: List[_Event] = []
+    attributes: List[_KeyValue] = ()  # type: ignore[assignment]
+    events: List[_Event] = ()  # type: ignore[assignment]
     status: Optional[_Status] = None
 
 
@@ -77,16 +78,16 @@ class _Scope(msgspec.Struct, gc=False):
 
 class _ScopeSpans(msgspec.Struct, gc=False):
     scope: Optional[_Scope] = None
-    spans: List[_Span] = []
+    spans: List[_Span] = ()  # type: ignore[assignment]
 
 
 class _Resource(msgspec.Struct, gc=False):
-    attributes: List[_KeyValue] = []
+    attributes: List[_KeyValue] = ()  # type: ignore[assignment]
 
 
 class _ResourceSpans(msgspec.Struct, gc=False):
     resource: Optional[_Resource] = None
-    scopeSpans: List[_ScopeSpans] = []
+    scopeSpans: List[_ScopeSpans] = ()  # type: ignore[assignment]
 
 
 class _TraceRequest(msgspec.Struct, gc=False):

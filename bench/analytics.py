@@ -5,7 +5,8 @@ same files.
 
 1. The real SDK (``agentkit.init`` with the jsonl exporter, ``attributes`` and ``record_llm_call``) writes a
    seed of 20,000 llm spans over 14 days; its lines are copied into rotated files of the same day until
-   the files hold ``--spans`` spans (ids repeat; the figures do not care).
+   the files hold ``--spans`` spans, each copy with span ids of its own (the command counts a span held
+   twice once, so copies with the same ids would read as one span).
 2. In fresh processes: every floor once, then ``--rounds`` rounds of the fastest plain floor, the reader and
    the command run back to back (the ratio of each round compares runs made moments apart):
      floor:P    every line read (with the reader's 4 MiB buffer) and parsed into Python objects by the generic
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -141,9 +143,21 @@ def make_seed(home: Path) -> Path:
     return seed
 
 
+_SPAN_ID = re.compile(rb'"spanId":"([0-9a-f]{16})"')
+
+
+def _renumbered(line: bytes, copy: int) -> bytes:
+    """The line with every span id xor'ed with a mask of the copy's own: distinct spans, same bytes count."""
+    if not copy:
+        return line
+    mask = (copy * 0x9E3779B97F4A7C15) & ((1 << 64) - 1)
+    return _SPAN_ID.sub(lambda m: b'"spanId":"%016x"' % (int(m.group(1), 16) ^ mask), line)
+
+
 def replicate(seed: Path, directory: Path, spans: int, per_file: int) -> list[Path]:
     """Copies of the seed's lines in rotated files (``traces-DATE.N.jsonl``) until ``spans`` are written."""
     lines = [(line, line.count(b'"spanId"')) for line in seed.read_bytes().splitlines(keepends=True)]
+    copy = 0
     date = seed.name[len("traces-"):len("traces-") + 10]
     files: list[Path] = []
     written = 0
@@ -154,6 +168,7 @@ def replicate(seed: Path, directory: Path, spans: int, per_file: int) -> list[Pa
             for line, n in lines:
                 if written >= spans:
                     break
+                line = _renumbered(line, copy)
                 if out is None or in_file >= per_file:
                     if out is not None:
                         out.close()
@@ -168,6 +183,7 @@ def replicate(seed: Path, directory: Path, spans: int, per_file: int) -> list[Pa
                 out.write(line)
                 written += n
                 in_file += n
+            copy += 1
     finally:
         if out is not None:
             out.close()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "otel_agentkit"
 FLOORS = {
-    "semconv": 0, "config": 0, "diagnostics": 0, "version": 0,
+    "semconv": 0, "config": 0, "diagnostics": 0, "version": 0, "timeunits": 0,
     "instrument": 1, "export": 1, "alerts": 1,
-    "auto": 2, "agents": 2,
+    "auto": 2, "agents": 2, "processes": 2,
     "runtime": 3, "analytics": 3,
     "compat": 4,
     "cli": 4,

@@ -13,7 +13,8 @@ from __future__ import annotations
 from .aggregate import GroupStats
 from .output import OutputError
 from .prompts import FormatComparison, FormatDifference, PromptStats, PromptSummary, compare_formats, prompt_summary
-from .records import NoTelemetry, ReadSummary, UsageReader, UsageRecord, default_source, from_span, load_pricing
+from .records import (BadSpan, NoTelemetry, ReadSummary, UsageReader, UsageRecord, default_source, from_span,
+                      load_pricing)
 from .report import ReportData, build_report, render_html, write_report
 from .timeparse import TimeError, Window, parse_tz, window
 from .costs import Baseline, CacheReport, CacheRow, Savings, SavingsRow, cache_report, savings
@@ -24,7 +25,7 @@ from .usage import (
 )
 
 __all__ = [
-    "Baseline", "CacheReport", "CacheRow", "Change", "Comparison", "EXPORT_FORMATS", "ExportResult",
+    "BadSpan", "Baseline", "CacheReport", "CacheRow", "Change", "Comparison", "EXPORT_FORMATS", "ExportResult",
     "FormatComparison", "FormatDifference", "GROUP_FIELDS", "GroupStats", "NoTelemetry", "OutputError", "Period",
     "PeriodFigures", "PromptStats", "PromptSummary", "ReadSummary", "RecentCalls", "ReportData", "ResetRefused",
     "ResetResult", "Savings", "SavingsRow", "TimeError", "UsageReader", "UsageRecord", "UsageStats", "Window",

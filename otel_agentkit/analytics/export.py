@@ -79,6 +79,8 @@ class ResetResult:
     spans: int
     llm_calls: int
     deleted: bool
+    duplicate_spans: int = 0  # copies of a span already counted (each span is counted once)
+    bad_spans: int = 0  # spans with an impossible time, not counted
 
 
 class ResetRefused(ValueError):
@@ -97,11 +99,11 @@ def reset_telemetry(directory: str | os.PathLike[str], confirm: bool = False) ->
     stats = ReadStats()
     spans = calls = 0
     if traces:
-        with iter_spans(traces, stats=stats) as stream:
+        with iter_spans(traces, stats=stats, unique=True) as stream:  # each span once, as the reports count
             for span in stream:
                 spans += 1
                 calls += is_llm_span(span)
-    result = ResetResult(str(d), len(files), size, spans, calls, False)
+    result = ResetResult(str(d), len(files), size, spans, calls, False, stats.duplicates, stats.bad_spans)
     if not confirm:
         raise ResetRefused(f"not deleting {len(files)} telemetry files ({spans} spans, {calls} llm calls) in {d} "
                            "without --confirm")

@@ -3,7 +3,33 @@ same number reads the same in both."""
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
+
+# C0 and C1 controls and DEL (a terminal acts on them: ESC starts colour, cursor and title sequences,
+# CR/LF break a row), the Unicode line and paragraph separators, and the bidirectional overrides and
+# isolates (they reorder what follows, so a cell can display as something else).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    named = _NAMED.get(ch)
+    if named is not None:
+        return named
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(s: str) -> str:
+    """``s`` with every character a terminal would act on written as a visible escape (ESC as ``\\x1b``,
+    a newline as ``\\n``, a bidi override as ``\\u202e``): for any text from the telemetry (model names,
+    attributes, file names) printed to a terminal, so a value can neither break a table's rows nor send
+    the terminal commands. Other text, backslashes included, is left as it is."""
+    if type(s) is not str:
+        s = str(s)
+    return _UNSAFE.sub(_escape, s) if _UNSAFE.search(s) else s
 
 
 def usd(value: float | None) -> str:
@@ -43,9 +69,12 @@ def seconds(value: float | None) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] | None = None) -> str:
-    """A plain text table; columns are right-aligned where ``right`` says (numbers)."""
+    """A plain text table; columns are right-aligned where ``right`` says (numbers). Every cell and header
+    goes through :func:`safe_text`."""
     if right is None:
         right = [i > 0 for i in range(len(headers))]
+    headers = [safe_text(h) for h in headers]
+    rows = [[safe_text(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

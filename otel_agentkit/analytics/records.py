@@ -3,6 +3,11 @@
 An llm span is one whose ``gen_ai.operation.name`` is an inference operation (chat, text_completion,
 generate_content). Spans written by other instrumentations are read too: older attribute names are used
 when the current one is absent, and a call without a recorded cost is priced from the pricing table.
+
+What the figures count: each span once, however many files or sources hold it (the reader's ``unique``);
+a span with a value no real call has (a time OTLP cannot carry, a token count above MAX_TOKENS or
+infinite, a recorded cost above MAX_COST_USD or infinite) is left out and counted in ReadSummary.bad_spans,
+so one bad span never stops or skews a report.
 """
 
 from __future__ import annotations
@@ -22,6 +27,16 @@ Progress = Callable[[int, int], None]
 """Called with (files started, files in total) as a read moves from file to file."""
 
 _INFERENCE = sc.INFERENCE_OPERATIONS
+
+MAX_TOKENS = 10**12
+"""No call has used a trillion tokens of one kind (context windows are millions). Past this a count is a
+fault, and summing it would swamp every figure (and a 400-digit one overflows the float conversions)."""
+MAX_COST_USD = 1e9
+"""No call has cost a billion dollars; past this a recorded cost is a fault."""
+
+
+class BadSpan(ValueError):
+    """An llm span with a value no real call has: left out of every figure, counted in bad_spans."""
 
 
 @dataclass(slots=True)
@@ -80,16 +95,23 @@ RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))
 
 
 def _count(value: Any) -> int:
-    """A token count from an attribute: ints as they are; anything unusable counts as 0."""
+    """A token count from an attribute: ints as they are; anything that is not a number (a string, NaN, a
+    list) counts as 0, a negative number as 0; a number above MAX_TOKENS (or infinite) is BadSpan."""
     if type(value) is int:
+        if value > MAX_TOKENS:
+            raise BadSpan(f"token count {value} above {MAX_TOKENS}")
         return value if value > 0 else 0
     if value is None or isinstance(value, bool):
         return 0
     try:
-        number = int(float(value))
+        number = float(value)
     except (TypeError, ValueError, OverflowError):
         return 0
-    return number if number > 0 else 0
+    if number != number:
+        return 0
+    if number > MAX_TOKENS:
+        raise BadSpan(f"token count {value!r} above {MAX_TOKENS}")
+    return int(number) if number > 0 else 0
 
 
 def _opt_int(value: Any) -> int | None:
@@ -101,6 +123,15 @@ def _opt_int(value: Any) -> int | None:
         return int(float(value))
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+_MAX_RETRIES = 10**9
+
+
+def _retries(value: Any) -> int | None:
+    """A retry count; None when unusable, out of any real range included (it is not worth a bad span)."""
+    number = _opt_int(value)
+    return number if number is not None and -_MAX_RETRIES <= number <= _MAX_RETRIES else None
 
 
 def _opt_bool(value: Any) -> bool | None:
@@ -125,15 +156,19 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _cost(value: Any) -> float | None:
-    if type(value) is float:
-        return value if value == value and value >= 0 else None
+    """A recorded cost: None when absent or not a usable number (NaN, negative: the call is then priced
+    from the table); BadSpan above MAX_COST_USD or infinite."""
     if value is None or isinstance(value, bool):
         return None
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if number == number and number >= 0 else None
+    except OverflowError:  # an int too large for a float
+        raise BadSpan(f"cost {value} above {MAX_COST_USD:g} USD") from None
+    if number > MAX_COST_USD:
+        raise BadSpan(f"cost {value!r} above {MAX_COST_USD:g} USD")
+    return number if number >= 0 else None  # NaN is not >= 0
 
 
 def is_llm_span(span: SpanRecord) -> bool:
@@ -158,13 +193,17 @@ USAGE_KEYS: tuple[str, ...] = (
 
 
 def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
-    """The usage record of an llm span, None for any other span. ``pricing`` (a Pricing) prices calls
-    that carry tokens but no cost."""
-    return from_columns(columns_of(span, USAGE_KEYS), pricing)
+    """The usage record of an llm span, None for any other span and for an llm span with a value no real
+    call has (see BadSpan). ``pricing`` (a Pricing) prices calls that carry tokens but no cost."""
+    try:
+        return from_columns(columns_of(span, USAGE_KEYS), pricing)
+    except BadSpan:
+        return None
 
 
 def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
-    """As :func:`from_span`, from a span read as the columns of USAGE_KEYS (what UsageReader reads)."""
+    """As :func:`from_span`, from a span read as the columns of USAGE_KEYS (what UsageReader reads); raises
+    BadSpan for an llm span with a value no real call has."""
     (operation, inp, legacy_inp, out, legacy_out, cr, cw, legacy_cw, rs, provider, legacy_provider,
      request_model, response_model, cost, error_type, workflow, agent, stage, tier, user, prompt_name, fmt,
      retries, parse, valid) = span.values
@@ -178,17 +217,18 @@ def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
         out = legacy_out
     if cw is None:
         cw = legacy_cw
-    input_tokens = inp if type(inp) is int and inp >= 0 else _count(inp)
-    output_tokens = out if type(out) is int and out >= 0 else _count(out)
-    cache_read = 0 if cr is None else cr if type(cr) is int and cr >= 0 else _count(cr)
-    cache_write = 0 if cw is None else cw if type(cw) is int and cw >= 0 else _count(cw)
+    input_tokens = inp if type(inp) is int and 0 <= inp <= MAX_TOKENS else _count(inp)
+    output_tokens = out if type(out) is int and 0 <= out <= MAX_TOKENS else _count(out)
+    cache_read = 0 if cr is None else cr if type(cr) is int and 0 <= cr <= MAX_TOKENS else _count(cr)
+    cache_write = 0 if cw is None else cw if type(cw) is int and 0 <= cw <= MAX_TOKENS else _count(cw)
+    reasoning = 0 if rs is None else rs if type(rs) is int and 0 <= rs <= MAX_TOKENS else _count(rs)
     if provider is None:
         provider = legacy_provider
     if type(request_model) is not str:
         request_model = _opt_str(request_model)
     if type(response_model) is not str:
         response_model = _opt_str(response_model)
-    if type(cost) is not float or not cost >= 0:
+    if type(cost) is not float or not 0 <= cost <= MAX_COST_USD:
         cost = _cost(cost)
     source: str | None = "recorded"
     if cost is None:
@@ -226,11 +266,11 @@ def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
         start, (end - start) / 1e9 if end > start else 0.0, span.trace_id, span.span_id, operation,
         provider if type(provider) is str or provider is None else str(provider),
         request_model or response_model, response_model, workflow, agent, stage, tier,
-        input_tokens, output_tokens, cache_read, cache_write,
-        0 if rs is None else rs if type(rs) is int and rs >= 0 else _count(rs),
-        cost, source, ok, error_type, user, prompt_name,
+        input_tokens, output_tokens, cache_read, cache_write, reasoning, cost, source, ok, error_type, user,
+        prompt_name,
         None if fmt is None else _FORMATS.get(fmt) or _format(fmt) if type(fmt) is str else _format(fmt),
-        retries if type(retries) is int or retries is None else _opt_int(retries),
+        retries if retries is None or type(retries) is int and -_MAX_RETRIES <= retries <= _MAX_RETRIES
+        else _retries(retries),
         parse if type(parse) is bool or parse is None else _opt_bool(parse),
         valid if type(valid) is bool or valid is None else _opt_bool(valid),
         service if type(service) is str or service is None else str(service),
@@ -260,16 +300,25 @@ class ReadSummary:
     spans: int = 0
     llm_calls: int = 0
     corrupt_lines: int = 0
+    duplicate_spans: int = 0  # copies of a span already read (another file or source, or written twice)
+    bad_spans: int = 0  # an impossible time, token count or cost: left out of every figure
     skipped_files: int = 0
     unreadable_files: int = 0
     errors: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        text = f"read {self.files} file{'s' if self.files != 1 else ''}, {self.llm_calls} llm calls"
+        def n(count: int, what: str) -> str:
+            return f"{count} {what}{'s' if count != 1 else ''}"
+
+        text = f"read {n(self.files, 'file')}, {self.llm_calls} llm calls"
         if self.corrupt_lines:
-            text += f", {self.corrupt_lines} corrupt line{'s' if self.corrupt_lines != 1 else ''} skipped"
+            text += f", {n(self.corrupt_lines, 'corrupt line')} skipped"
+        if self.duplicate_spans:
+            text += f", {n(self.duplicate_spans, 'duplicate span')} counted once"
+        if self.bad_spans:
+            text += f", {n(self.bad_spans, 'bad span')} (impossible time, tokens or cost) skipped"
         if self.unreadable_files:
-            text += f", {self.unreadable_files} unreadable file{'s' if self.unreadable_files != 1 else ''}"
+            text += f", {n(self.unreadable_files, 'unreadable file')}"
         return text
 
 
@@ -299,7 +348,8 @@ def load_pricing(override: Any = None) -> Any:
 class UsageReader:
     """Iterate the usage records of ``source`` within ``window``, counting what was read in ``summary``.
 
-    Streams: memory does not grow with the files. ``progress`` hears of each file as it is started.
+    Streams: memory grows only by the set that makes each span count once (about 70 bytes per distinct
+    span in the window), not with the files' size. ``progress`` hears of each file as it is started.
     """
 
     def __init__(self, source: Source, window: Window | None = None, *, pricing: Any = None,
@@ -321,16 +371,21 @@ class UsageReader:
         progress = self.progress
         pricing = self.pricing
         seen_files = -1
-        spans = calls = 0
+        spans = calls = bad = 0
         convert = from_columns
         try:
-            with iter_span_columns(self.files, USAGE_KEYS, self.window.since, self.window.until, stats) as stream:
+            with iter_span_columns(self.files, USAGE_KEYS, self.window.since, self.window.until, stats,
+                                   unique=True) as stream:
                 for span in stream:
                     spans += 1
                     if progress is not None and stats.files != seen_files:
                         seen_files = stats.files
                         progress(seen_files, total)
-                    record = convert(span, pricing)  # None for anything but an llm span
+                    try:
+                        record = convert(span, pricing)  # None for anything but an llm span
+                    except BadSpan:
+                        bad += 1
+                        continue
                     if record is not None:
                         calls += 1
                         yield record
@@ -340,4 +395,5 @@ class UsageReader:
             s = self.summary
             s.files, s.lines, s.corrupt_lines = stats.files, stats.lines, stats.corrupt
             s.skipped_files, s.unreadable_files, s.errors = stats.skipped_files, stats.unreadable_files, stats.errors
+            s.duplicate_spans, s.bad_spans = stats.duplicates, stats.bad_spans + bad
             s.spans, s.llm_calls = spans, calls

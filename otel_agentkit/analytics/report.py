@@ -8,6 +8,7 @@ import datetime as dt
 import html
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -58,7 +59,8 @@ def build_report(source: Source, window: Window, title: str = "LLM usage report"
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for the page: HTML-escaped, and control characters shown as escapes as in the CLI's tables."""
+    return html.escape(fmt.safe_text(str(value)), quote=True)
 
 
 def _tile(label: str, value: str, key: str) -> str:
@@ -81,10 +83,14 @@ def _card(title: str, inner: str, wide: bool = False) -> str:
     return f'<section class="card{" wide" if wide else ""}"><h2>{_e(title)}</h2>{inner}</section>'
 
 
+_JSON_UNSAFE = re.compile("[<>&\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def _json_for_script(obj: Any) -> str:
-    """JSON that cannot end the script element it sits in."""
+    """JSON that cannot end the script element it sits in, with no raw control or bidi characters (the
+    same value: each is written as a \\u escape)."""
     text = json.dumps(to_jsonable(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render_html(report: ReportData) -> str:

@@ -84,10 +84,12 @@ def parse_when(value: str | dt.datetime | dt.date, tz: dt.tzinfo, option: str, e
                 raise TimeError(option, value, "expected YYYY-MM-DD or an ISO date-time "
                                                "like 2026-05-01T14:30 or 2026-05-01T14:30+02:00") from None
             return when if when.tzinfo is not None else when.replace(tzinfo=tz)
-    start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
-    if end_of_day:
-        start = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    return start
+    try:
+        if end_of_day:
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time(), tzinfo=tz)
+    except OverflowError:
+        raise TimeError(option, value, "out of range") from None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .usage import add_common, footer, print_json, run_read
+from .usage import add_common, footer, print_json, run_read, say
 
 
 def register(subparsers: Any) -> None:
@@ -51,7 +51,7 @@ def _summary(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     filters = "".join(f", {k} {v}" for k, v in result.filters.items())
-    print(f"Prompts, {result.period.description}{filters}")
+    say(f"Prompts, {result.period.description}{filters}")
     print(fmt.table(["workflow", *_HEADERS], _rows([*result.by_workflow, result.total])))
     print()
     print(fmt.table(["model", *_HEADERS], _rows([*result.by_model, result.total])))
@@ -69,7 +69,7 @@ def _compare_format(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"Prompt formats, {result.period.description}")
+    say(f"Prompt formats, {result.period.description}")
     rows = [[s.key, fmt.integer(s.prompts), fmt.decimal(s.avg_input_tokens), fmt.decimal(s.avg_output_tokens),
              fmt.seconds(s.latency_p50_s), fmt.seconds(s.latency_p95_s), fmt.percent(s.success_rate),
              f"{fmt.percent(s.success_rate_low)}-{fmt.percent(s.success_rate_high)}", fmt.percent(s.retry_rate)]
@@ -78,13 +78,13 @@ def _compare_format(args: argparse.Namespace) -> int:
                     rows))
     d = result.difference
     if d is None:
-        print(f"no comparison: need calls with both prompt formats {args.candidate!r} and {args.reference!r} "
-              "(set with agentkit.attributes(prompt_format=...))")
+        say(f"no comparison: need calls with both prompt formats {args.candidate!r} and {args.reference!r} "
+            "(set with agentkit.attributes(prompt_format=...))")
     else:
-        print(f"{d.candidate} against {d.reference}: input tokens {fmt.change(d.avg_input_tokens_change)}, "
-              f"output tokens {fmt.change(d.avg_output_tokens_change)}, p50 latency {fmt.change(d.latency_p50_change)}, "
-              f"success {fmt.points(d.success_rate_points)}, retries {fmt.points(d.retry_rate_points)}")
-        print(d.note)
+        say(f"{d.candidate} against {d.reference}: input tokens {fmt.change(d.avg_input_tokens_change)}, "
+            f"output tokens {fmt.change(d.avg_output_tokens_change)}, p50 latency {fmt.change(d.latency_p50_change)}, "
+            f"success {fmt.points(d.success_rate_points)}, retries {fmt.points(d.retry_rate_points)}")
+        say(d.note)
     print("success: the call did not fail and neither its parse nor its validation was recorded as failed")
     print(footer(result.read))
     return 0

@@ -4,6 +4,10 @@ Also holds what the ``prompts`` and ``report`` groups share: where to read (``--
 ``<home>/telemetry``), the window (``--days`` or ``--since``/``--until``), ``--tz`` (UTC by default),
 ``--json``, and turning bad input into one line and exit code 2. Read-only commands never load the SDK's
 recording side; the reader is standard library only.
+
+Text from the telemetry (model names, tiers, file names in errors) reaches the terminal only through
+``formatting.safe_text`` (``table()`` applies it to every cell; ``say()`` to every other line), and JSON
+output escapes the characters a terminal acts on that JSON itself leaves raw.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import datetime as dt
 import gc
 import json
+import re
 import sys
 from typing import Any, Callable, Iterator
 
@@ -100,17 +105,31 @@ def run_read(args: argparse.Namespace, fn: Callable[..., Any], *a: Any, **kw: An
             return fn(source, win, *a, pricing=pricing, progress=bar, **kw)
 
 
+# What json.dumps(ensure_ascii=False) writes raw although a terminal acts on it (it escapes only C0).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(result: Any) -> None:
     from ..analytics.output import to_jsonable
 
-    json.dump(to_jsonable(result), sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(to_jsonable(result), indent=2, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))  # the same JSON value
     sys.stdout.write("\n")
 
 
+def say(*parts: Any) -> None:
+    """print() for a line that holds text from the telemetry or the command line: escaped for the terminal."""
+    from ..analytics.formatting import safe_text
+
+    print(safe_text(" ".join(str(p) for p in parts)))
+
+
 def footer(read: Any) -> str:
+    from ..analytics.formatting import safe_text
+
     text = read.describe()
     if read.errors:
-        text += "\n" + "\n".join(f"  {e}" for e in read.errors[:5])
+        text += "\n" + "\n".join(f"  {safe_text(e)}" for e in read.errors[:5])
     return text
 
 
@@ -189,7 +208,7 @@ def _show(args: argparse.Namespace) -> int:
              fmt.integer(r.input_tokens), fmt.integer(r.output_tokens), fmt.integer(r.cache_read_tokens),
              fmt.usd(r.cost_usd), fmt.seconds(r.duration_s), "ok" if r.ok else (r.error_type or "error")]
             for r in result.calls]
-    print(f"Most recent calls, {result.period.description}")
+    say(f"Most recent calls, {result.period.description}")
     if rows:
         print(fmt.table(["time", "model", "workflow", "stage", "tier", "input", "output", "cached", "cost",
                          "latency", "status"], rows,
@@ -227,7 +246,7 @@ def _stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"Usage, {result.period.description}" + (f", by {result.by}" if result.by else ""))
+    say(f"Usage, {result.period.description}" + (f", by {result.by}" if result.by else ""))
     headers = [result.by or "", *STATS_HEADERS[1:]]
     print(fmt.table(headers, stats_rows([*result.groups, result.total])))
     if result.total.unpriced_calls:
@@ -244,10 +263,10 @@ def _savings(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"Savings against the premium baseline, {result.period.description}")
-    print(f"baseline: {result.baseline_rule}")
+    say(f"Savings against the premium baseline, {result.period.description}")
+    say(f"baseline: {result.baseline_rule}")
     for b in result.baselines:
-        print(f"  {b.provider}: {b.model} (${b.input_per_mtok:g} in / ${b.output_per_mtok:g} out per 1M tokens)")
+        say(f"  {b.provider}: {b.model} (${b.input_per_mtok:g} in / ${b.output_per_mtok:g} out per 1M tokens)")
     rows = [[r.tier, fmt.integer(r.calls), fmt.usd(r.actual_cost_usd), fmt.usd(r.baseline_cost_usd),
              fmt.usd(r.saved_usd), fmt.percent(r.saved_rate)] for r in [*result.tiers, result.total]]
     print(fmt.table(["tier", "calls", "actual cost", "on baseline", "saved", "saved %"], rows))
@@ -265,7 +284,7 @@ def _cache(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"Prompt cache, {result.period.description}")
+    say(f"Prompt cache, {result.period.description}")
     rows = [[r.model, fmt.integer(r.calls), fmt.integer(r.calls_with_cache_read), fmt.integer(r.cache_read_tokens),
              fmt.integer(r.cache_write_tokens), fmt.percent(r.hit_rate), fmt.usd(r.read_savings_usd),
              fmt.usd(r.write_premium_usd), fmt.usd(r.net_saved_usd)] for r in [*result.models, result.total]]
@@ -273,7 +292,7 @@ def _cache(args: argparse.Namespace) -> int:
                      "saved on reads", "write premium", "net saved"], rows))
     print("prices from the pricing table: a cached read costs its cache price instead of the input price")
     if result.unpriced_models:
-        print(f"no price for: {', '.join(result.unpriced_models)} (their savings are not counted)")
+        say(f"no price for: {', '.join(result.unpriced_models)} (their savings are not counted)")
     print(footer(result.read))
     return 0
 
@@ -307,8 +326,8 @@ def _compare(args: argparse.Namespace) -> int:
         else:
             delta = fmt.change(c.change_rate)
         rows.append([c.metric, show(c.period1), show(c.period2), delta])
-    print(f"Last {result.period1.days} days against last {result.period2.days} days ({result.tz}); "
-          "counts compared per day, rates in percentage points")
+    say(f"Last {result.period1.days} days against last {result.period2.days} days ({result.tz}); "
+        "counts compared per day, rates in percentage points")
     print(fmt.table(["", f"last {result.period1.days}d", f"last {result.period2.days}d", "change"], rows))
     print(footer(result.read))
     return 0
@@ -321,7 +340,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"wrote {result.records} calls to {result.path} ({result.format})")
+    say(f"wrote {result.records} calls to {result.path} ({result.format})")
     print(footer(result.read))
     return 0
 
@@ -339,6 +358,8 @@ def _reset(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"deleted {result.files} telemetry files ({result.bytes:,} bytes) from {result.directory}: "
-          f"{result.spans} spans, of which {result.llm_calls} llm calls")
+    skipped = "".join(f", {n} {what} not counted" for n, what in ((result.duplicate_spans, "duplicate spans"),
+                                                                   (result.bad_spans, "bad spans")) if n)
+    say(f"deleted {result.files} telemetry files ({result.bytes:,} bytes) from {result.directory}: "
+        f"{result.spans} spans, of which {result.llm_calls} llm calls{skipped}")
     return 0

@@ -86,6 +86,18 @@ class MetricPoint:
 
 
 
+TIME_LIMIT_NS = 1 << 64
+"""OTLP carries times as fixed64 nanoseconds: a span starting outside 1 .. TIME_LIMIT_NS - 1 (zero,
+negative, a 23-digit number) or ending outside 0 .. TIME_LIMIT_NS - 1 has no real time. Span decoders skip
+such spans and count them: one of them would otherwise stop every report that formats a time."""
+
+
+def time_bounds(since: int | None, until: int | None) -> tuple[int, int]:
+    """[since, until) narrowed to the times a span can have, so one test rules out both."""
+    return (1 if since is None or since < 1 else since,
+            TIME_LIMIT_NS if until is None or until > TIME_LIMIT_NS else until)
+
+
 # --- value decoding ----------------------------------------------------------------------------------------
 
 class _Shape(ValueError):
@@ -265,14 +277,23 @@ def _scopes(request: dict[str, Any], outer: str, inner: str) -> Iterator[tuple[d
             yield resource, _scope_name(scoped), scoped
 
 
-def spans_of(request: dict[str, Any], since: int | None, until: int | None) -> list[SpanRecord]:
+def spans_of(request: dict[str, Any], since: int | None, until: int | None,
+             bad: list[int] | None = None) -> list[SpanRecord]:
+    """The spans that started in [since, until); those with an impossible time are skipped, and counted
+    into ``bad[0]`` once the whole request decoded."""
     out: list[SpanRecord] = []
+    lo, hi = time_bounds(since, until)
+    nbad = 0
     for resource, scope, ss in _scopes(request, "resourceSpans", "scopeSpans"):
         for sp in _list(ss, "spans"):
             if type(sp) is not dict:
                 raise _Shape("span is not an object")
             start = _int(sp.get("startTimeUnixNano"))
-            if (since is not None and start < since) or (until is not None and start >= until):
+            end = _int(sp.get("endTimeUnixNano"))
+            if not (0 < start < TIME_LIMIT_NS and 0 <= end < TIME_LIMIT_NS):
+                nbad += 1
+                continue
+            if start < lo or start >= hi:
                 continue
             parent = sp.get("parentSpanId")
             status = _obj(sp.get("status"), "status")
@@ -294,7 +315,7 @@ def spans_of(request: dict[str, Any], since: int | None, until: int | None) -> l
                 name=name,
                 kind=_enum(sp.get("kind"), _KINDS, "SPAN_KIND_"),
                 start_ns=start,
-                end_ns=_int(sp.get("endTimeUnixNano")),
+                end_ns=end,
                 status=_enum(status.get("code"), _STATUSES, "STATUS_CODE_"),
                 status_message=message,
                 attributes=decode_attributes(sp.get("attributes")),
@@ -302,6 +323,8 @@ def spans_of(request: dict[str, Any], since: int | None, until: int | None) -> l
                 scope=scope,
                 events=tuple(events),
             ))
+    if nbad and bad is not None:
+        bad[0] += nbad
     return out
 
 
@@ -313,7 +336,8 @@ def _opt_float(value: Any) -> float | None:
     return None if value is None else _float(value)
 
 
-def points_of(request: dict[str, Any], since: int | None, until: int | None) -> list[MetricPoint]:
+def points_of(request: dict[str, Any], since: int | None, until: int | None,
+              bad: list[int] | None = None) -> list[MetricPoint]:
     out: list[MetricPoint] = []
     for resource, scope, sm in _scopes(request, "resourceMetrics", "scopeMetrics"):
         for metric in _list(sm, "metrics"):

@@ -17,7 +17,7 @@ from typing import Any, List, Mapping, Optional, Union
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from .otlp_decode import _KINDS, _STATUSES, SpanColumns, SpanRecord, _enum, _id, _Shape
+from .otlp_decode import _KINDS, _STATUSES, TIME_LIMIT_NS, SpanColumns, SpanRecord, _enum, _id, _Shape, time_bounds
 
 # Every struct is gc=False: they hold no cycles, and the collector need not track millions of them. Absent
 # lists default to an empty tuple, which is shared, where an empty list default would be built per span.
@@ -192,11 +192,14 @@ def _ns(value: int | str) -> int:
 
 
 def spans_of_line(line: bytes, since: int | None, until: int | None,
-                  slots: Mapping[str, int] | None = None) -> list[Any]:
+                  slots: Mapping[str, int] | None = None, bad: list[int] | None = None) -> list[Any]:
     """The spans of one trace request line that started in [since, until): SpanRecords, or SpanColumns of
-    the keys in ``slots`` (key -> index). Raises on anything unusual (the caller then takes the careful
-    path)."""
+    the keys in ``slots`` (key -> index). Spans with an impossible time are skipped and counted into
+    ``bad[0]`` (only once the whole line decoded). Raises on anything unusual (the caller then takes the
+    careful path)."""
     request = _decode(line)
+    lo, hi = time_bounds(since, until)
+    nbad = 0
     groups = request.resourceSpans
     if groups is UNSET:
         if request.resourceMetrics is not UNSET or request.resourceLogs is not UNSET:
@@ -214,11 +217,13 @@ def spans_of_line(line: bytes, since: int | None, until: int | None,
                 start = sp.startTimeUnixNano
                 if type(start) is not int:
                     start = int(start)
-                if (since is not None and start < since) or (until is not None and start >= until):
-                    continue
                 end = sp.endTimeUnixNano
                 if type(end) is not int:
                     end = int(end)
+                if start < lo or start >= hi or end < 0 or end >= TIME_LIMIT_NS:
+                    if not (0 < start < TIME_LIMIT_NS and 0 <= end < TIME_LIMIT_NS):
+                        nbad += 1
+                    continue
                 status = sp.status
                 if status is None:
                     code, message = _STATUSES[0], ""
@@ -257,4 +262,6 @@ def spans_of_line(line: bytes, since: int | None, until: int | None,
                     tuple((ev.name, _ns(ev.timeUnixNano), _attributes(ev.attributes)) for ev in sp.events)
                     if sp.events else (),
                 ))
+    if nbad and bad is not None:
+        bad[0] += nbad
     return out

@@ -2,9 +2,14 @@
 
 Files are read line by line (gzip'd ``.gz`` files too), so memory stays bounded by the longest line, not
 the file. A line that is not a valid export request (bad JSON, wrong shape, a torn last line, binary
-garbage) is skipped and counted in :class:`ReadStats`; content never makes the reader raise. Files named
-the way the JSONL writer names them (``traces-YYYY-MM-DD[.N].jsonl``) are skipped whole when ``since`` /
-``until`` rule out their date. Standard library only, so the CLI can read without loading the SDK.
+garbage) is skipped and counted in :class:`ReadStats`; content never makes the reader raise. So is a span
+whose start or end is not a time OTLP can carry (outside 1 .. 2^64-1 ns): formatting it would fail.
+
+Windows (``since``/``until``) select spans by their start time. Only ``since`` may skip a file whole, by
+the date in its name (see ``_date_rules_out``). With ``unique=True`` a span held by several files or
+sources (a copy of a file, a Collector's output read beside ours, a span written twice) is yielded once.
+Times follow the SDK's one rule (``otel_agentkit.timeunits``). Standard library only, so the CLI can read
+without loading the SDK.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from json import loads as _json_loads
 from pathlib import Path
 from typing import IO, Any, Callable, Generic, Iterator, Sequence, TypeVar, Union
 
-from .otlp_decode import (MetricPoint, SpanColumns, SpanRecord, _Shape, columns_of, decode_attributes, decode_value,
-                          points_of, spans_of)
+from ..timeunits import to_ns as _time_to_ns
+from .otlp_decode import (TIME_LIMIT_NS, MetricPoint, SpanColumns, SpanRecord, _Shape, columns_of, decode_attributes,
+                          decode_value, points_of, spans_of)
 
 try:  # optional: a faster parser
     from orjson import loads as _orjson_loads
@@ -30,9 +36,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 _typed_spans: Any = ...  # the typed decoder of trace lines (otlp_typed, needs msgspec): loaded on first read
 
-__all__ = ["SIGNALS", "TOP_KEYS", "FileName", "MetricPoint", "ReadStats", "SpanColumns", "SpanRecord", "Stream",
-           "columns_of", "decode_attributes", "decode_value", "file_name", "iter_metric_points", "iter_requests",
-           "iter_span_columns", "iter_spans", "list_files", "parse_file_name"]
+__all__ = ["SIGNALS", "TIME_LIMIT_NS", "TOP_KEYS", "FileName", "MetricPoint", "ReadStats", "SpanColumns", "SpanRecord",
+           "Stream", "columns_of", "decode_attributes", "decode_value", "file_name", "iter_metric_points",
+           "iter_requests", "iter_span_columns", "iter_spans", "list_files", "parse_file_name", "span_key"]
 
 
 def _loads(line: bytes) -> Any:
@@ -51,10 +57,10 @@ TOP_KEYS = {"traces": "resourceSpans", "metrics": "resourceMetrics", "logs": "re
 _FILE_RE = re.compile(r"^(traces|metrics|logs)-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl(\.gz)?$")
 _READABLE_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
 _NS_PER_DAY = 86_400 * 10**9
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
-UNTIL_SLACK_NS = _NS_PER_DAY
-"""A file dated D holds what was written on D, which started at most this long before D (longer is missed
-when ``until`` rules the file out)."""
+SINCE_SLACK_NS = _NS_PER_DAY
+"""How far past the end of its date a file may still hold span starts (see ``_date_rules_out``)."""
 
 PathArg = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 TimeArg = Union[dt.datetime, dt.date, int, float, None]
@@ -104,6 +110,8 @@ class ReadStats:
     lines: int = 0
     records: int = 0
     corrupt: int = 0
+    duplicates: int = 0  # spans already read from another file or line (``unique=True``): skipped
+    bad_spans: int = 0  # spans with a start or end OTLP cannot carry (outside 1 .. 2^64-1 ns): skipped
     skipped_files: int = 0  # ruled out by the date in their name
     unreadable_files: int = 0  # could not be opened or read to the end (reported in errors)
     errors: list[str] = field(default_factory=list)
@@ -137,29 +145,33 @@ class Stream(Generic[T]):
 # --- files and lines ---------------------------------------------------------------------------------------
 
 def _to_ns(value: TimeArg, what: str) -> int | None:
-    """datetime (naive means UTC, like the file names), date (its UTC midnight), int ns or float seconds."""
+    """A window bound by the SDK's one rule for times (a datetime, naive meaning UTC, or epoch seconds; see
+    ``otel_agentkit.timeunits``), or a date (its UTC midnight, like the dates in file names)."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
-        delta = aware - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-        return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
-    if isinstance(value, dt.date):
+        if aware < _EPOCH:
+            return 0  # a window reaching back past 1970 holds every span there can be
+    elif isinstance(value, dt.date):
         return (value - dt.date(1970, 1, 1)).days * _NS_PER_DAY
-    if isinstance(value, bool):
-        raise TypeError(f"invalid {what}={value!r}: expected a datetime, a date, int nanoseconds or float seconds")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value * 1e9)
-    raise TypeError(f"invalid {what}={value!r}: expected a datetime, a date, int nanoseconds or float seconds")
+    return _time_to_ns(value, what)
 
 
-def _date_rules_out(name: FileName, since: int | None, until: int | None) -> bool:
-    day_start = (name.date - dt.date(1970, 1, 1)).days * _NS_PER_DAY
-    if since is not None and day_start + _NS_PER_DAY <= since:
-        return True  # everything in it was written, so started, before ``since``
-    return until is not None and day_start - UNTIL_SLACK_NS >= until
+def _date_rules_out(name: FileName, since: int | None) -> bool:
+    """Whether a file of ours is sure to hold no span that started at or after ``since``.
+
+    ``until`` never rules out a file: a file dated D holds what was exported on D, and that can have
+    started at any earlier time (a backfilled ``record_llm_call``, a long agent run, a batch exported just
+    after midnight). ``since`` can: the writer names a file by the UTC date of its export clock, a span is
+    exported only after it started, so every span in a file dated D started before D ended. A day of slack
+    covers start times the app handed in from another clock (``record_llm_call`` with a time a little
+    ahead of this machine's); it costs reading at most one more day of files.
+    """
+    if since is None:
+        return False
+    day_end = (name.date - dt.date(1970, 1, 1)).days * _NS_PER_DAY + _NS_PER_DAY
+    return day_end + SINCE_SLACK_NS <= since
 
 
 def _has_glob(text: str) -> bool:
@@ -171,9 +183,11 @@ def list_files(path: PathArg, signal: str | None = None, since: TimeArg = None, 
     """The files a read of ``path`` (a file, a directory, a glob, or a list of those) would open, in order.
 
     In a directory, files with a JSON-lines suffix are taken; our own files of another signal, and our own
-    files whose date rules them out, are left out (and counted as skipped).
+    files that ``since`` rules out by their date, are left out (and counted as skipped). ``until`` is
+    checked but rules out no file (see ``_date_rules_out``).
     """
-    since_ns, until_ns = _to_ns(since, "since"), _to_ns(until, "until")
+    since_ns = _to_ns(since, "since")
+    _to_ns(until, "until")
     items = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     found: list[Path] = []
     for item in items:
@@ -199,7 +213,7 @@ def list_files(path: PathArg, signal: str | None = None, since: TimeArg = None, 
             foreign.append(p)
         elif signal is not None and name.signal != signal:
             continue
-        elif _date_rules_out(name, since_ns, until_ns):
+        elif _date_rules_out(name, since_ns):
             if stats is not None:
                 stats.skipped_files += 1
         else:
@@ -237,16 +251,20 @@ def _lines(f: IO[bytes], stats: ReadStats, limit: int) -> Iterator[bytes]:
         yield line
 
 
-Decode = Callable[[bytes, Union[int, None], Union[int, None]], Sequence[T]]
+Tally = Union[list, None]
+"""A one-cell list a span decoder adds the spans it skipped for an impossible time to (once the whole line
+decoded: a line that then fails is not counted twice)."""
+Decode = Callable[[bytes, Union[int, None], Union[int, None], Tally], Sequence[T]]
 """One line to its records that started in [since, until); raises when the line is not a request."""
+Extract = Callable[[dict[str, Any], Union[int, None], Union[int, None], Tally], list[T]]
 
 
-def _dict_decoder(signal: str, extract: Callable[[dict[str, Any], int | None, int | None], list[T]]) -> Decode[T]:
+def _dict_decoder(signal: str, extract: Extract[T]) -> Decode[T]:
     """Parse the line into dicts, check it is a request of ``signal``, and extract its records."""
     top = TOP_KEYS[signal]
     others = tuple(v for k, v in TOP_KEYS.items() if k != signal)
 
-    def decode(line: bytes, since: int | None, until: int | None) -> Sequence[T]:
+    def decode(line: bytes, since: int | None, until: int | None, bad: Tally = None) -> Sequence[T]:
         request = _loads(line)
         if type(request) is not dict:
             raise _Shape("not an object")
@@ -254,7 +272,7 @@ def _dict_decoder(signal: str, extract: Callable[[dict[str, Any], int | None, in
             if any(k in request for k in others):
                 return ()  # another signal's request (a Collector writing all to one file)
             raise _Shape(f"no {top}")
-        return extract(request, since, until)
+        return extract(request, since, until, bad)
 
     return decode
 
@@ -270,8 +288,8 @@ def _span_decoder(keys: Sequence[str] | None = None) -> Decode[Any]:
     if keys is not None:
         spans = careful
 
-        def careful(line: bytes, since: int | None, until: int | None) -> Sequence[SpanColumns]:
-            return [columns_of(span, keys) for span in spans(line, since, until)]
+        def careful(line: bytes, since: int | None, until: int | None, bad: Tally = None) -> Sequence[SpanColumns]:
+            return [columns_of(span, keys) for span in spans(line, since, until, bad)]
 
     if _typed_spans is ...:
         try:  # imported here, not with the module: the JSONL writer imports this module and never reads
@@ -282,20 +300,37 @@ def _span_decoder(keys: Sequence[str] | None = None) -> Decode[Any]:
     if typed is None:
         return careful
 
-    def decode(line: bytes, since: int | None, until: int | None) -> Sequence[Any]:
+    def decode(line: bytes, since: int | None, until: int | None, bad: Tally = None) -> Sequence[Any]:
         try:
-            return typed(line, since, until, slots)
+            return typed(line, since, until, slots, bad)
         except Exception:  # an encoding or a fault the typed decoder does not take: the careful path decides
-            return careful(line, since, until)
+            return careful(line, since, until, bad)
 
     return decode
 
 
+_KEY_MASK = (1 << 60) - 1
+
+
+def span_key(trace_id: str, span_id: str) -> int:
+    """The int a span is known by when reading with ``unique=True``: 60 bits of the hash of both ids.
+
+    An int, not the id strings: about 70 bytes per distinct span in the set (32 for the int, the rest the
+    set's table; 7 MB per 100,000 spans in bench/analytics.py) against about 180 for the strings. Both ids
+    go in, because span ids are only unique within a trace for some writers (test data, converters that
+    count from 1). Two different spans share a key with odds of about n^2 / 2^61 (1 in 20,000 for ten
+    million spans read at once), the one way ``unique`` can drop a span that was not a copy.
+    """
+    return hash((trace_id, span_id)) & _KEY_MASK
+
+
 def _records(path: PathArg, signal: str, decode: Decode[T], since: TimeArg, until: TimeArg,
-             stats: ReadStats | None, max_line_bytes: int) -> Stream[T]:
+             stats: ReadStats | None, max_line_bytes: int, unique: bool = False) -> Stream[T]:
     stats = stats if stats is not None else ReadStats()
     since_ns, until_ns = _to_ns(since, "since"), _to_ns(until, "until")
     files = list_files(path, signal, since, until, stats)  # errors on a missing path surface here, eagerly
+    bad = [0]  # spans of the current line skipped for an impossible time, moved into stats per line
+    seen: set[int] | None = set() if unique else None
 
     def gen() -> Iterator[T]:
         for p in files:
@@ -311,15 +346,29 @@ def _records(path: PathArg, signal: str, decode: Decode[T], since: TimeArg, unti
                     if line.isspace():  # not strip(): that copies the whole line
                         continue
                     try:
-                        records = decode(line, since_ns, until_ns)
+                        records = decode(line, since_ns, until_ns, bad)
                     except Exception:  # bad JSON, wrong shape, bad bytes, too deep: skip and count
                         stats.corrupt += 1
                         continue
+                    if bad[0]:
+                        stats.bad_spans += bad[0]
+                        bad[0] = 0
                     n = 0
                     try:
-                        for record in records:
-                            n += 1
-                            yield record
+                        if seen is None:
+                            for record in records:
+                                n += 1
+                                yield record
+                        else:
+                            add = seen.add
+                            for record in records:
+                                key = hash((record[0], record[1])) & _KEY_MASK  # span_key, inlined
+                                if key in seen:
+                                    stats.duplicates += 1
+                                    continue
+                                add(key)
+                                n += 1
+                                yield record
                     finally:  # counted here rather than per record: this loop runs once per span read
                         stats.records += n
             except Exception as exc:  # unreadable mid-way, a broken gzip stream (OSError, EOFError, zlib.error)
@@ -333,21 +382,25 @@ def _records(path: PathArg, signal: str, decode: Decode[T], since: TimeArg, unti
 
 
 def iter_spans(path: PathArg, since: TimeArg = None, until: TimeArg = None, stats: ReadStats | None = None,
-               *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Stream[SpanRecord]:
+               *, unique: bool = False, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Stream[SpanRecord]:
     """Spans that started in [since, until) from a file, a directory, a glob or a list of those.
 
-    A missing file or directory raises FileNotFoundError at once; bad content is skipped and counted.
+    ``since``/``until``: a datetime (naive means UTC), epoch seconds, or a date (its UTC midnight).
+    With ``unique`` a span (trace id, span id) seen before in this read is skipped and counted in
+    ``stats.duplicates``: what anything that totals spans wants; without it every copy on disk is yielded
+    (what a check of the writing side wants). A missing file or directory raises FileNotFoundError at
+    once; bad content is skipped and counted.
     """
-    return _records(path, "traces", _span_decoder(), since, until, stats, max_line_bytes)
+    return _records(path, "traces", _span_decoder(), since, until, stats, max_line_bytes, unique)
 
 
 def iter_span_columns(path: PathArg, keys: Sequence[str], since: TimeArg = None, until: TimeArg = None,
-                      stats: ReadStats | None = None, *,
+                      stats: ReadStats | None = None, *, unique: bool = False,
                       max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Stream[SpanColumns]:
     """As :func:`iter_spans`, but each span as :class:`SpanColumns`: the values of ``keys`` in that order,
     with ids, times and status. Faster when the same few attributes of every span are all a reader needs."""
     keys = tuple(keys)
-    return _records(path, "traces", _span_decoder(keys), since, until, stats, max_line_bytes)
+    return _records(path, "traces", _span_decoder(keys), since, until, stats, max_line_bytes, unique)
 
 
 def iter_metric_points(path: PathArg, since: TimeArg = None, until: TimeArg = None,
@@ -360,12 +413,13 @@ def iter_metric_points(path: PathArg, since: TimeArg = None, until: TimeArg = No
 def iter_requests(path: PathArg, signal: str = "traces", stats: ReadStats | None = None, *,
                   since: TimeArg = None, until: TimeArg = None,
                   max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Stream[dict[str, Any]]:
-    """Raw export requests (one decoded line each) of ``signal``; ``since``/``until`` only skip files."""
+    """Raw export requests (one decoded line each) of ``signal``; ``since`` only skips files (``until`` none)."""
     if signal not in TOP_KEYS:
         raise ValueError(f"invalid signal={signal!r}: expected one of {', '.join(SIGNALS)}")
     top = TOP_KEYS[signal]
 
-    def whole(request: dict[str, Any], _since: int | None, _until: int | None) -> list[dict[str, Any]]:
+    def whole(request: dict[str, Any], _since: int | None, _until: int | None, _bad: Tally = None
+              ) -> list[dict[str, Any]]:
         if type(request[top]) is not list:
             raise _Shape(f"{top} is not a list")
         return [request]

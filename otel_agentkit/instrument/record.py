@@ -5,29 +5,18 @@ It goes through the same Invocation as the decorators, with the given start and 
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import Any, Iterable
 
 from opentelemetry.trace import SpanKind
 
 from .. import diagnostics, semconv as sc
+from ..timeunits import TimeValue, to_ns
 from . import telemetry as _state
 from .invocation import INFERENCE, Invocation
 
 
-def _ns(value: _dt.datetime | float | int, what: str) -> int:
-    """Nanoseconds since the epoch from a datetime (naive means UTC), epoch seconds, or epoch ns."""
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=_dt.timezone.utc)
-        return int(value.timestamp() * 1e9)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a datetime or epoch seconds, got {value!r}")
-    return int(value) if value > 1e14 else int(value * 1e9)  # big ints are already nanoseconds
-
-
-def record_llm_call(*, provider: str, model: str, start_time: _dt.datetime | float | int,
-                    end_time: _dt.datetime | float | int, operation: str = sc.OP_CHAT,
+def record_llm_call(*, provider: str, model: str, start_time: TimeValue,
+                    end_time: TimeValue, operation: str = sc.OP_CHAT,
                     input_tokens: int | None = None, output_tokens: int | None = None,
                     cache_read_tokens: int | None = None, cache_write_tokens: int | None = None,
                     reasoning_tokens: int | None = None, response_model: str | None = None,
@@ -37,14 +26,17 @@ def record_llm_call(*, provider: str, model: str, start_time: _dt.datetime | flo
                     **attributes: Any) -> None:
     """Record a finished LLM call as a span (parented to the current span) with metrics and cost.
 
-    ``error`` is the exception the call raised, or an error type name. Never raises for bad telemetry
-    values; a start after the end is reported and the call is recorded with zero duration.
+    ``start_time`` and ``end_time`` follow the SDK's one rule for times (``otel_agentkit.timeunits``): a
+    datetime (naive means UTC) or seconds since the epoch as ``time.time()`` gives; a number that cannot
+    be seconds (nanoseconds, milliseconds, negative) is reported and the call is not recorded, never read
+    in another unit. ``error`` is the exception the call raised, or an error type name. Never raises for
+    bad telemetry values; a start after the end is reported and the call is recorded with zero duration.
     """
     tel = _state._active
     if tel is None:
         return
     try:
-        start_ns, end_ns = _ns(start_time, "start_time"), _ns(end_time, "end_time")
+        start_ns, end_ns = to_ns(start_time, "start_time"), to_ns(end_time, "end_time")
         if end_ns < start_ns:
             diagnostics.report("record_llm_call", ValueError(f"end_time {end_time!r} is before start_time"))
             end_ns = start_ns

@@ -304,8 +304,9 @@ segments = st.one_of(
                      b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 1}]}]}]}\n', b"\xff\xfe\n",
                      b'{"resourceMetrics": []}\n']).map(lambda b: ("fixed", b, 0)),
 )
-_FIXED_CORRUPT = {b"{}\n", b"[]\n", b"null\n", b'{"resourceSpans": 5}\n',
-                  b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 1}]}]}]}\n', b"\xff\xfe\n"}
+_FIXED_CORRUPT = {b"{}\n", b"[]\n", b"null\n", b'{"resourceSpans": 5}\n', b"\xff\xfe\n"}
+# A span without a start time is skipped as a bad span (impossible time) before its other fields are read.
+_FIXED_BAD_SPAN = {b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 1}]}]}]}\n'}
 
 
 def test_reader_counts_torn_and_garbage_lines_exactly(tmp_path: Path, figures: Any) -> None:
@@ -318,6 +319,7 @@ def test_reader_counts_torn_and_garbage_lines_exactly(tmp_path: Path, figures: A
         expected_corrupt = sum(1 for kind, _, _ in parts if kind == "torn")
         expected_corrupt += sum(data.count(b"\n") for kind, data, _ in parts if kind == "garbage")
         expected_corrupt += sum(1 for kind, data, _ in parts if kind == "fixed" and data in _FIXED_CORRUPT)
+        expected_bad = sum(1 for kind, data, _ in parts if kind == "fixed" and data in _FIXED_BAD_SPAN)
         if tail is not None:  # a writer that died mid-line: a torn last line without its newline
             line = _line(tail)
             data += line[:max(1, int((len(line) - 1) * cut))]
@@ -327,7 +329,7 @@ def test_reader_counts_torn_and_garbage_lines_exactly(tmp_path: Path, figures: A
         records = list(iter_spans(path, stats=stats))
         figures.add("inputs_tried")
         figures.add("bad_inputs", expected_corrupt)
-        assert (len(records), stats.corrupt) == (expected_records, expected_corrupt)
+        assert (len(records), stats.corrupt, stats.bad_spans) == (expected_records, expected_corrupt, expected_bad)
 
     check()
 

@@ -47,6 +47,9 @@ PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 DEFAULT_CUSTOM_WINDOW = 300.0
 MAX_WINDOW = 31 * 86400.0
 DEFAULT_COOLDOWN = 3600.0
+STATE_FIELDS = ("cooldown_until",)
+"""Store state that ``agentkit alerts list --json`` adds to each rule: accepted on import and ignored (with
+``id``: rules are matched by name), so the listing can be imported back."""
 SEVERITIES = ("info", "warning", "critical")
 FILTER_KEYS = ("model", "provider", "workflow", "agent")
 SOURCES = ("spans", "metrics")
@@ -126,8 +129,8 @@ def _text(where: str, value: object, *, allow_empty: bool = False, max_len: int 
     text = value.strip()
     if not text and not allow_empty:
         raise RuleError(where, value, "must not be empty")
-    if len(text) > max_len or any(ord(c) < 32 for c in text):
-        raise RuleError(where, value, f"expected one line of at most {max_len} characters")
+    if len(text) > max_len or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text):  # C0, DEL and C1
+        raise RuleError(where, value, f"expected one line of at most {max_len} characters, no control characters")
     return text
 
 
@@ -435,7 +438,10 @@ class Rule:
 
     @classmethod
     def from_dict(cls, data: object, where: str = "rule") -> Rule:
-        """A rule from a mapping (a file entry, a JSON body, a CLI form); filters may also be top-level keys."""
+        """A rule from a mapping (a file entry, a JSON body, a CLI form); filters may also be top-level keys.
+
+        The store state in ``agentkit alerts list --json`` (``STATE_FIELDS``) is accepted and ignored, so a
+        listing imports back; ``id`` is kept on the Rule but saving goes by name."""
         if isinstance(data, Rule):
             return data
         if not isinstance(data, Mapping):
@@ -449,11 +455,15 @@ class Rule:
                     filters[key] = value
             elif key == "channel":
                 values["channels"] = value
+            elif key in STATE_FIELDS:
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    raise RuleError(f"{where}.{key}", value, "expected null or seconds since the epoch "
+                                    "(store state, ignored on import)")
             elif key in known and key != "filters":
                 values[key] = value
             elif key != "filters":
                 raise RuleError(f"{where}.{key}", value, "unknown rule field; known: "
-                                + ", ".join(sorted(known | set(FILTER_KEYS))))
+                                + ", ".join(sorted(known | set(FILTER_KEYS) | set(STATE_FIELDS))))
         for required in ("metric", "threshold"):
             if required not in values:
                 raise RuleError(f"{where}.{required}", None, "is required")

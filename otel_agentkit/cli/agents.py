@@ -90,6 +90,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _list(args: argparse.Namespace) -> int:
     from ..agents.heartbeats import Heartbeats
     from ..agents.store import StoreError
+    from ..analytics.formatting import safe_text
 
     if args.threshold <= 0:
         raise AgentCliError(f"--threshold={args.threshold!r}: must be a number of seconds above 0")
@@ -111,6 +112,8 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'AGENT':<24} {'STATUS':<12} {'PROGRESS':>8} {'LAST BEAT':>9} {'ALIVE':<5} {'HOST/PID':<22} TASK")
     for a in agents:
         progress = f"{a.progress:.0%}" if a.progress is not None else "-"
-        print(f"{clip(a.agent_id, 24):<24} {clip(a.status, 12):<12} {progress:>8} {duration(a.age):>9} "
-              f"{'yes' if a.alive else 'no':<5} {clip(f'{a.host}/{a.pid}', 22):<22} {a.current_task or ''}")
+        # every stored text is escaped: an agent's task or name must not drive the terminal
+        print(f"{clip(safe_text(a.agent_id), 24):<24} {clip(safe_text(a.status), 12):<12} {progress:>8} "
+              f"{duration(a.age):>9} {'yes' if a.alive else 'no':<5} {clip(safe_text(f'{a.host}/{a.pid}'), 22):<22} "
+              f"{safe_text(a.current_task or '')}")
     return 0

@@ -2,6 +2,10 @@
 
 A thin layer over ``otel_agentkit.alerts``. Rules live in ``<home>/alerts.db``, shared with running apps
 (they pick up changes within seconds). Bad input ends in one line and a non-zero exit code.
+
+``metrics`` and ``watch`` read ``<home>/telemetry`` or ``--path`` (as ``agentkit usage`` does). A rule with
+no sample in its window is shown as ``no data``, never ``ok``; ``watch --once`` exits with
+``EXIT_NO_DATA`` when no enabled rule had data. Every text printed in a table goes through ``safe_text``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ from typing import Any, Callable
 from .main import CliError
 
 _CHANNELS = ("webhook", "email", "stdout", "file")
+EXIT_NO_DATA = 3
+"""``watch --once`` exit code when no enabled rule had any data to judge (as a monitoring check's UNKNOWN)."""
+
+
+def _add_read_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--path", action="append", metavar="PATH",
+                        help="telemetry file, directory or glob to read (repeatable; e.g. a Collector file "
+                             "exporter's output); default: <home>/telemetry")
+    parser.add_argument("--home", default=argparse.SUPPRESS, help="data directory")
 
 
 def register(subparsers: Any) -> None:
@@ -56,7 +69,9 @@ def register(subparsers: Any) -> None:
     imp.set_defaults(func=_import)
 
     lst = sub.add_parser("list", help="the rules")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true",
+                     help="the rules with id, enabled and cooldown_until; `alerts import` takes this back "
+                          "(id and cooldown_until are ignored there: rules match by name)")
     lst.set_defaults(func=_list)
 
     for name, helptext in (("enable", "enable a rule"), ("disable", "disable a rule"), ("delete", "delete a rule")):
@@ -72,11 +87,14 @@ def register(subparsers: Any) -> None:
 
     met = sub.add_parser("metrics", help="current values over the local telemetry, and which rules would fire")
     met.add_argument("--json", action="store_true")
+    _add_read_options(met)
     met.set_defaults(func=_metrics)
 
     watch = sub.add_parser("watch", help="evaluate the local telemetry on a schedule and fire alerts")
     watch.add_argument("--interval", type=float, default=30.0, help="seconds between passes (default 30)")
-    watch.add_argument("--once", action="store_true", help="one pass, then exit")
+    watch.add_argument("--once", action="store_true",
+                       help=f"one pass, then exit (exit code {EXIT_NO_DATA} when no enabled rule had any data)")
+    _add_read_options(watch)
     watch.set_defaults(func=_watch)
 
     exp = sub.add_parser("export-rules", help="write the rules as Prometheus alerting rules")
@@ -117,6 +135,10 @@ def _fmt_time(ts: float | None) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns of text; every cell is escaped (a rule name or a path must not drive the terminal)."""
+    from ..analytics.formatting import safe_text
+
+    rows = [[safe_text(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -180,9 +202,11 @@ def _init(args: argparse.Namespace) -> int:
         if rule is None:
             print("Not saved.")
             return 1
+    from ..analytics.formatting import safe_text
+
     saved = _save_new(args, rule)
-    print(f"Saved rule {saved.id}: {saved.name} ({saved.summary()}; {saved.severity}; "
-          f"{', '.join(c.describe() for c in saved.channels)})")
+    print(safe_text(f"Saved rule {saved.id}: {saved.name} ({saved.summary()}; {saved.severity}; "
+                    f"{', '.join(c.describe() for c in saved.channels)})"))
     return 0
 
 
@@ -300,8 +324,10 @@ def _import(args: argparse.Namespace) -> int:
         saved = save_rules(_store(args), rules, _guard(), origin="file")
     except RuleError as exc:
         raise CliError(str(exc)) from None
+    from ..analytics.formatting import safe_text
+
     for rule in saved:
-        print(f"Saved rule {rule.id}: {rule.name} ({rule.summary()})")
+        print(safe_text(f"Saved rule {rule.id}: {rule.name} ({rule.summary()})"))
     return 0
 
 
@@ -330,16 +356,17 @@ def _list(args: argparse.Namespace) -> int:
 
 def _switch(args: argparse.Namespace) -> int:
     from ..alerts.db import UnknownRule
+    from ..analytics.formatting import safe_text
 
     store = _store(args)
     try:
         if args.action == "delete":
             rule = store.get(args.id)
             store.delete(args.id)
-            print(f"Deleted rule {args.id}: {rule.name}")
+            print(safe_text(f"Deleted rule {args.id}: {rule.name}"))
         else:
             rule = store.set_enabled(args.id, args.action == "enable")
-            print(f"Rule {rule.id} ({rule.name}) is {'enabled' if rule.enabled else 'disabled'}")
+            print(safe_text(f"Rule {rule.id} ({rule.name}) is {'enabled' if rule.enabled else 'disabled'}"))
     except UnknownRule as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -372,58 +399,101 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace, store: Any, now: float) -> list[Any]:
-    """All enabled rules over the local JSONL telemetry in <home>/telemetry, at ``now``."""
-    from ..alerts.local import evaluate_records, read_since, telemetry_path, wants_metric_points
+def _evaluate(args: argparse.Namespace, store: Any, now: float) -> Any:
+    """All enabled rules over ``--path`` or <home>/telemetry at ``now``, as a ``LocalPass``.
+
+    The default directory missing is no data (an app that never ran); a ``--path`` missing is bad input."""
+    from ..alerts.local import LocalPass, evaluate_records, read_since, telemetry_path, wants_metric_points
 
     rules = store.rules(enabled_only=True)
+    paths = list(getattr(args, "path", None) or [])
+    source: Any = paths or telemetry_path(_home(args))
+    label = ", ".join(paths) if paths else str(source)
     since = read_since(rules, now)
-    directory = telemetry_path(_home(args))
-    if since is None or not directory.is_dir():
-        return evaluate_records(rules, now, [])
-    from ..export.reader import iter_metric_points, iter_spans
+    if since is None:
+        return LocalPass(evaluate_records(rules, now, []), label)
+    if not paths and not source.is_dir():
+        return LocalPass(evaluate_records(rules, now, []), label, since, missing=True)
+    from ..export.reader import ReadStats, iter_metric_points, iter_spans
 
+    stats = ReadStats()
+    copies = [0]
     try:
-        with iter_spans(directory, since=since) as spans:
-            if not wants_metric_points(rules):
-                return evaluate_records(rules, now, spans)
-            with iter_metric_points(directory, since=since) as points:
-                return evaluate_records(rules, now, spans, points, since)
-    except FileNotFoundError as exc:
+        with iter_spans(source, since=since, stats=stats, unique=True) as spans:  # a span in two files: once
+            if wants_metric_points(rules):
+                with iter_metric_points(source, since=since, stats=stats) as points:
+                    results = evaluate_records(rules, now, spans, points, since, copies)
+            else:
+                results = evaluate_records(rules, now, spans)
+    except (FileNotFoundError, NotADirectoryError) as exc:
         raise CliError(str(exc)) from None
+    return LocalPass(results, label, since, records=stats.records, corrupt=stats.corrupt,
+                     bad_spans=stats.bad_spans, duplicates=stats.duplicates + copies[0],
+                     unreadable_files=stats.unreadable_files, errors=list(stats.errors))
+
+
+def _read_note(result: Any) -> str:
+    """What the read skipped, for the status line ('' when nothing)."""
+    parts = []
+    if result.corrupt:
+        parts.append(f"{result.corrupt} unreadable line{'s' if result.corrupt != 1 else ''} skipped")
+    if result.bad_spans:
+        parts.append(f"{result.bad_spans} span{'s' if result.bad_spans != 1 else ''} with an impossible time skipped")
+    if result.duplicates:
+        parts.append(f"{result.duplicates} duplicate{'s' if result.duplicates != 1 else ''} counted once")
+    if result.unreadable_files:
+        parts.append(f"{result.unreadable_files} unreadable file{'s' if result.unreadable_files != 1 else ''}")
+    return "; ".join(parts)
+
+
+def _state(res: Any, until: float | None, now: float) -> str:
+    if res.breached:
+        return "fire" if until is None or until <= now else "cooldown"
+    return "no data" if res.samples == 0 else "ok"
 
 
 def _metrics(args: argparse.Namespace) -> int:
+    from ..analytics.formatting import safe_text
+
     store = _store(args)
     now = time.time()
-    results = _evaluate(args, store, now)
+    result = _evaluate(args, store, now)
     items = []
-    for res in results:
+    for res in result.evaluations:
         until = store.cooldown_until(res.rule)
         in_cooldown = until is not None and until > now
         items.append({"rule_id": res.rule.id, "name": res.rule.name, "metric": res.rule.metric,
                       "aggregation": res.rule.aggregation, "window": res.rule.window, "value": res.value,
                       "unit": res.rule.unit, "comparison": res.rule.comparison, "threshold": res.rule.threshold,
                       "samples": res.samples, "breached": res.breached, "would_fire": res.breached and not in_cooldown,
-                      "cooldown_until": until if in_cooldown else None})
+                      "cooldown_until": until if in_cooldown else None, "state": _state(res, until, now)})
+    notes = [f"no data: {result.why_no_data()}"] if result.no_data else []
+    if _read_note(result):
+        notes.append(_read_note(result))
     if args.json:
         print(json.dumps(items, indent=2))
+        for note in notes:  # standard error, so the JSON stays clean
+            print(safe_text(f"agentkit: {note}"), file=sys.stderr)
         return 0
     if not items:
         print("No enabled alert rules.")
         return 0
     rows = []
-    for it, res in zip(items, results):
-        value = "no data" if it["value"] is None else f"{it['value']:.6g}{' ' + it['unit'] if it['unit'] else ''}"
-        state = ("FIRE" if it["would_fire"] else f"breached, cooldown until {_fmt_time(it['cooldown_until'])}"
-                 if it["breached"] else "ok")
+    for it, res in zip(items, result.evaluations):
+        value = "no data" if it["samples"] == 0 and not it["breached"] or it["value"] is None \
+            else f"{it['value']:.6g}{' ' + it['unit'] if it['unit'] else ''}"
+        state = {"fire": "FIRE", "cooldown": f"breached, cooldown until {_fmt_time(it['cooldown_until'])}"}.get(
+            it["state"], it["state"])
         rows.append([str(it["rule_id"]), it["name"], res.rule.summary(), value, str(it["samples"]), state])
     print(_table(["ID", "NAME", "RULE", "VALUE", "SAMPLES", "STATE"], rows))
+    for note in notes:
+        print(safe_text(f"Note: {note}"))
     return 0
 
 
 def _watch(args: argparse.Namespace) -> int:
     from ..alerts.notify import Notifier
+    from ..analytics.formatting import safe_text
 
     if not args.interval > 0:
         raise CliError(f"invalid --interval={args.interval}: expected seconds above 0")
@@ -436,18 +506,27 @@ def _watch(args: argparse.Namespace) -> int:
             handlers[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
         if not args.once:
-            print(f"Watching {_home(args)} every {args.interval:g}s (Ctrl-C to stop)", flush=True)
+            what = ", ".join(args.path) if getattr(args, "path", None) else str(_home(args) / "telemetry")
+            print(safe_text(f"Watching {what} every {args.interval:g}s (Ctrl-C to stop)"), flush=True)
         while True:
             now = time.time()
-            results = _evaluate(args, store, now)
+            result = _evaluate(args, store, now)
+            results = result.evaluations
             fired = 0
             for res in results:
                 if res.breached and notifier.fire(res.rule, res.value, now) is not None:
                     fired += 1
             breached = sum(1 for r in results if r.breached)
-            print(f"{_fmt_time(now)} evaluated {len(results)} rule(s): {breached} breached, {fired} fired",
-                  flush=True)
-            if args.once or stop.wait(args.interval):
+            line = (f"{_fmt_time(now)} evaluated {len(results)} rule(s): {breached} breached, {fired} fired, "
+                    f"{len(result.without_data)} no data")
+            if result.no_data:
+                line += f" ({result.why_no_data()})"
+            if _read_note(result):
+                line += f"; {_read_note(result)}"
+            print(safe_text(line), flush=True)
+            if args.once:
+                return EXIT_NO_DATA if result.no_data else 0
+            if stop.wait(args.interval):
                 break
     finally:
         for sig, old in handlers.items():

@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
 def _list(args: argparse.Namespace) -> int:
     from ..agents.approvals import Approvals
     from ..agents.store import StoreError
+    from ..analytics.formatting import safe_text
 
     store = open_cli_store(args)
     try:
@@ -50,14 +51,16 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'ID':<12} {'KIND':<20} {'REQUESTER':<16} {'AGE':>6} {'LEFT':>6} CONTEXT")
     for req in pending:
         context = json.dumps(req.context, ensure_ascii=False, separators=(",", ":"))
-        print(f"{req.id:<12} {clip(req.kind, 20):<20} {clip(req.requester or '-', 16):<16} "
-              f"{ago(req.requested_at, now):>6} {ago(now, req.expires_at):>6} {clip(context, 60)}")
+        print(f"{safe_text(req.id):<12} {clip(safe_text(req.kind), 20):<20} "
+              f"{clip(safe_text(req.requester or '-'), 16):<16} {ago(req.requested_at, now):>6} "
+              f"{ago(now, req.expires_at):>6} {clip(safe_text(context), 60)}")
     return 0
 
 
 def _respond(args: argparse.Namespace) -> int:
     from ..agents.approvals import ApprovalError, Approvals
     from ..agents.store import StoreError
+    from ..analytics.formatting import safe_text
 
     responder = args.responder or _user()
     store = open_cli_store(args)
@@ -69,7 +72,7 @@ def _respond(args: argparse.Namespace) -> int:
         raise fail(exc) from None
     finally:
         store.close()
-    print(f"{result.id}: {result.status} by {responder}" + (f" ({result.reason})" if result.reason else ""))
+    print(safe_text(f"{result.id}: {result.status} by {responder}" + (f" ({result.reason})" if result.reason else "")))
     return 0
 
 

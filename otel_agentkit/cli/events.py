@@ -30,12 +30,14 @@ def register(subparsers: Any) -> None:
 
 
 def _print(event: Any, as_json: bool) -> None:
+    from ..analytics.formatting import safe_text
+
     if as_json:
         print(json.dumps(event.__dict__, ensure_ascii=False), flush=True)
         return
     when = datetime.fromtimestamp(event.timestamp).strftime("%Y-%m-%d %H:%M:%S")
     data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
-    print(f"{when} {event.id} {event.source or '-'} {data}", flush=True)
+    print(f"{when} {safe_text(str(event.id))} {safe_text(event.source or '-')} {safe_text(data)}", flush=True)
 
 
 def _tail(args: argparse.Namespace) -> int:
@@ -77,6 +79,7 @@ def _tail(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from ..agents.events import EventStream
     from ..agents.store import StoreError
+    from ..analytics.formatting import safe_text
 
     store = open_cli_store(args)
     try:
@@ -89,7 +92,7 @@ def _list(args: argparse.Namespace) -> int:
         for name in types:
             info = stream.info(name)
             if info is not None:
-                print(f"{name:<32} {info.length:>8} {info.last_id or '-'}")
+                print(f"{safe_text(name):<32} {info.length:>8} {safe_text(str(info.last_id or '-'))}")
         return 0
     except StoreError as exc:
         raise fail(exc) from None

@@ -49,6 +49,8 @@ ENV_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
 ENV_HOME = "AGENTKIT_HOME"
 ENV_EXPORTERS = "AGENTKIT_EXPORTERS"
 ENV_CONTENT_MAX_LENGTH = "AGENTKIT_CONTENT_MAX_LENGTH"
+ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"  # the span one wins, as in OTel
+ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
 ENV_LEGACY_METRICS = "AGENTKIT_LEGACY_METRICS"
 ENV_PRICING_FILE = "AGENTKIT_PRICING_FILE"
 ENV_USER_ID_SALT = "AGENTKIT_USER_ID_SALT"
@@ -160,6 +162,7 @@ class Settings:
     resource_attributes: Mapping[str, Any] = field(default_factory=dict)
     capture_content: ContentCapture = ContentCapture.NO_CONTENT
     content_max_length: int = 16384
+    attribute_value_length_limit: int | None = None  # None: the recorder's default (instrument/bounds.py)
     legacy_metrics: bool = True
     home: Path = field(default_factory=default_home)
     exporters: tuple[Any, ...] = ("jsonl",)
@@ -184,6 +187,7 @@ def load_settings(**kwargs: Any) -> Settings:
     env = os.environ
     known = {
         "disabled", "service_name", "resource_attributes", "capture_content", "content_max_length",
+        "attribute_value_length_limit",
         "legacy_metrics", "home", "exporters", "metric_exporters", "metric_export_interval_ms", "pricing",
         "user_id_salt", "redact",
     }
@@ -212,6 +216,9 @@ def load_settings(**kwargs: Any) -> Settings:
         values["capture_content"] = parse_capture(*got)
     if (got := pick("content_max_length", ENV_CONTENT_MAX_LENGTH)) is not None:
         values["content_max_length"] = parse_positive_int(*got)
+    if (got := pick("attribute_value_length_limit", ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)) is not None or (
+            got := pick("attribute_value_length_limit", ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT)) is not None:
+        values["attribute_value_length_limit"] = parse_positive_int(*got)
     if (got := pick("legacy_metrics", ENV_LEGACY_METRICS)) is not None:
         values["legacy_metrics"] = parse_bool(*got)
     if kwargs.get("home") is not None:

@@ -134,6 +134,7 @@ METRIC_SDK_ERRORS: Final = "agentkit.sdk.errors"
 METRIC_SDK_UNPRICED_CALLS: Final = "agentkit.sdk.unpriced_calls"
 METRIC_SDK_PENDING_MEASUREMENTS: Final = "agentkit.sdk.pending_measurements"
 METRIC_SDK_DROPPED: Final = "agentkit.sdk.dropped"
+METRIC_SDK_TRUNCATED_ATTRIBUTES: Final = "agentkit.sdk.truncated_attributes"  # by "attribute"
 
 # Attributes that carry message content: stripped by collector-config.yaml for backends that must not see it.
 CONTENT_ATTRIBUTES: Final = (

@@ -181,7 +181,8 @@ def begin(tel: _state.Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict
 
     - inside another agentkit wrapper of the same call (AUTO_KEY set), or under another instrumentation's
       GenAI client span: None (the nested duplicate is ours, so ours is the one left out);
-    - the current span is a user's ``agentkit.llm`` / ``agentkit.embedding`` of the same category: feed it;
+    - the current span is a user's ``agentkit.llm`` / ``agentkit.embedding`` of the same category, still
+      open: feed it (a decorated function that returns its call's work keeps it open: instrument.deferred);
     - otherwise: our own span.
     """
     try:
@@ -190,8 +191,11 @@ def begin(tel: _state.Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict
             return None
         current = ctx.get(CURRENT_KEY)
         operation, model, attrs = endpoint.request(instance, kwargs)
+        # An ended span (a context that outlived it: a thread or task started inside it) is not fed: what
+        # the call tells would be lost. The call gets its own span under it instead.
         adopt = (isinstance(current, Invocation) and current.category == endpoint.category
-                 and current.owner is not AUTO_OWNER and current.span is trace.get_current_span(ctx))
+                 and current.owner is not AUTO_OWNER and current.span is trace.get_current_span(ctx)
+                 and not current._ended)
         if adopt:
             inv = current
             _adopt(inv, operation, model, attrs)

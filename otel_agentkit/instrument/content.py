@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, Iterable
 
 from .. import diagnostics
+from .bounds import note_truncated
 
 MASK = "[REDACTED]"
 
@@ -191,11 +192,14 @@ def _cap_strings(value: Any, cap: int) -> Any:
     return value
 
 
-def dumps_bounded(value: Any, max_length: int) -> str:
-    """JSON of ``value`` in at most ``max_length`` characters, shortening strings, then dropping items."""
+def dumps_bounded(value: Any, max_length: int, attribute: str | None = None) -> str:
+    """JSON of ``value`` in at most ``max_length`` characters, shortening strings, then dropping items;
+    a cut is counted under ``attribute`` when it is given."""
     text = json.dumps(value, ensure_ascii=False, default=str)
     if len(text) <= max_length:
         return text
+    if attribute is not None:
+        note_truncated(attribute)
     lo, hi, best = 0, max(len(text), 1), None
     while lo <= hi:  # the largest per-string cap that fits
         mid = (lo + hi) // 2
@@ -217,13 +221,14 @@ def dumps_bounded(value: Any, max_length: int) -> str:
 
 
 class ContentPolicy:
-    """Prepares content for a span or event: redaction hook, secret masking, bounded JSON."""
+    """Prepares content for a span or event: redaction hook, secret masking, bounded JSON (``max_length``:
+    the content length setting, or the attribute value length limit when that is lower)."""
 
     def __init__(self, max_length: int, redact: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None):
         self.max_length = max_length
         self.redact = redact
 
-    def render(self, messages: list[dict[str, Any]]) -> str | None:
+    def render(self, messages: list[dict[str, Any]], attribute: str | None = None) -> str | None:
         """JSON for the attribute, or None when the redaction hook failed (then nothing is recorded)."""
         if self.redact is not None:
             try:
@@ -231,4 +236,4 @@ class ContentPolicy:
             except Exception as exc:
                 diagnostics.report("content.redact_hook", exc)
                 return None
-        return dumps_bounded(mask_tree(messages), self.max_length)
+        return dumps_bounded(mask_tree(messages), self.max_length, attribute)

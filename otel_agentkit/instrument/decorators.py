@@ -2,6 +2,11 @@
 as a decorator (sync, async, generator, async generator, methods, classmethods) and as a context manager
 (``with`` and ``async with``). All of them make their spans through :class:`~.invocation.Invocation`.
 
+A function that returns its work instead of doing it (a provider stream or a ``.stream()`` manager, a
+generator, an async iterator, a coroutine) keeps its span open until that work finishes, reading usage from
+it, with the span current while it runs: an auto-instrumented call made there feeds this span rather than
+making a second one (see ``deferred``).
+
 wrapt keeps the wrapped function's signature, name, docstring and ``inspect`` answers. When the SDK is off
 the wrapper is one attribute read and a direct call.
 """
@@ -17,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
 from .. import diagnostics, semconv as sc
-from . import telemetry as _state
+from . import deferred, telemetry as _state
 from .context import CURRENT_KEY
 from .invocation import (AGENT, EMBEDDINGS, INFERENCE, NOOP_CALL, RETRIEVAL, TOOL, WORKFLOW, Invocation,
                          NoOpCall, _REQUEST_ATTRS)
@@ -180,6 +185,8 @@ def _sync_wrapper(op: Operation) -> Callable[..., Any]:
             inv.end(exc)
             raise
         _detach(token)
+        if deferred.kind_of(result) is not None:
+            return _follow(op, inv, result)
         if reads:
             _after_call(inv, result)
         inv.end()
@@ -210,6 +217,8 @@ def _coroutine_wrapper(op: Operation) -> Callable[..., Any]:
                 inv.end(exc)
                 raise
             _detach(token)
+            if deferred.kind_of(result) is not None:
+                return _follow(op, inv, result)
             if reads:
                 _after_call(inv, result)
             inv.end()
@@ -218,6 +227,41 @@ def _coroutine_wrapper(op: Operation) -> Callable[..., Any]:
         return run()
 
     return wrapper
+
+
+def _follow(op: Operation, inv: Invocation, result: Any) -> Any:
+    """The function returned its work instead of doing it (a stream, a stream manager, a generator, an
+    async iterator, a coroutine): the span follows that work and ends when it does (see ``deferred``)."""
+    kind = deferred.kind_of(result)
+    if kind is None:  # a coroutine resolved to a finished value
+        if _reads_response(op):
+            _after_call(inv, result)
+        inv.end()
+        return result
+    try:
+        follow = deferred.Follow(inv, op.category == INFERENCE, kind)
+        if kind == deferred.COROUTINE:
+            return deferred.follow_awaitable(follow, result, lambda value: _follow(op, inv, value))
+        if kind == deferred.GENERATOR:
+            return follow.watch(_traced_generator(op, inv._tel, None, result, None, follow))
+        if kind == deferred.ASYNC_GENERATOR:
+            return follow.watch(_traced_async_generator(op, inv._tel, None, result, None, follow))
+        if kind == deferred.MANAGER:
+            return deferred.FollowedManager(result, follow)
+        if kind == deferred.TASK:
+            return deferred.follow_task(follow, result, lambda value: _settle_value(op, inv, value))
+        return deferred.follow_stream(follow, result, async_=kind == deferred.ASYNC_ITERABLE)
+    except Exception as exc:
+        diagnostics.report("decorator.follow", exc)
+        inv.end()
+        return result
+
+
+def _settle_value(op: Operation, inv: Invocation, value: Any) -> None:
+    """A task's result: read it and end (the caller gets the result from the task, not from us)."""
+    if _reads_response(op):
+        _after_call(inv, value)
+    inv.end()
 
 
 def _gen_wrapper(op: Operation) -> Callable[..., Any]:
@@ -230,16 +274,21 @@ def _gen_wrapper(op: Operation) -> Callable[..., Any]:
     return wrapper
 
 
-def _traced_generator(op: Operation, tel: _state.Telemetry, parent: otel_context.Context, gen: Iterator[Any],
-                      kwargs: dict[str, Any]) -> Iterator[Any]:
+def _traced_generator(op: Operation, tel: _state.Telemetry, parent: otel_context.Context | None,
+                      gen: Iterator[Any], kwargs: dict[str, Any] | None,
+                      follow: deferred.Follow | None = None) -> Iterator[Any]:
     """Drive ``gen`` with its span current only while its body runs; the span starts at the first
-    ``next()`` and ends when ``gen`` is exhausted, raises, is closed, or is garbage-collected."""
-    inv = op.begin(tel, parent)
-    if inv is None:
-        return (yield from gen)
+    ``next()`` (or is ``follow`` 's, started by the function that returned ``gen``) and ends when ``gen``
+    is exhausted, raises, is closed, or is garbage-collected."""
+    if follow is None:
+        inv = op.begin(tel, parent)
+        if inv is None:
+            return (yield from gen)
+        if _reads_response(op):
+            _before_call(inv, kwargs)  # type: ignore[arg-type]
+    else:
+        inv, follow.started = follow.inv, True
     streams = op.category == INFERENCE
-    if _reads_response(op):
-        _before_call(inv, kwargs)
     error: BaseException | None = None
     to_send: Any = None
     to_throw: BaseException | None = None
@@ -288,17 +337,21 @@ def _async_gen_wrapper(op: Operation) -> Callable[..., Any]:
     return wrapper
 
 
-async def _traced_async_generator(op: Operation, tel: _state.Telemetry, parent: otel_context.Context,
-                                  agen: AsyncIterator[Any], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+async def _traced_async_generator(op: Operation, tel: _state.Telemetry, parent: otel_context.Context | None,
+                                  agen: AsyncIterator[Any], kwargs: dict[str, Any] | None,
+                                  follow: deferred.Follow | None = None) -> AsyncIterator[Any]:
     """The async twin of :func:`_traced_generator` (asend / athrow / aclose)."""
-    inv = op.begin(tel, parent)
-    if inv is None:
-        async for item in agen:
-            yield item
-        return
+    if follow is None:
+        inv = op.begin(tel, parent)
+        if inv is None:
+            async for item in agen:
+                yield item
+            return
+        if _reads_response(op):
+            _before_call(inv, kwargs)  # type: ignore[arg-type]
+    else:
+        inv, follow.started = follow.inv, True
     streams = op.category == INFERENCE
-    if _reads_response(op):
-        _before_call(inv, kwargs)
     error: BaseException | None = None
     to_send: Any = None
     to_throw: BaseException | None = None

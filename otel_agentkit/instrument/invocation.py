@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import diagnostics, semconv as sc
-from . import responses
+from . import bounds, responses
 from .content import MASK, is_secret_key, mask_secrets
 from .context import CURRENT_KEY, INHERITED_KEY
 from .metrics import AGENT, EMBEDDINGS, INFERENCE, RETRIEVAL, TOOL, WORKFLOW, Ended
@@ -48,6 +48,21 @@ _REQUEST_ATTRS = {
     "choice_count": sc.GEN_AI_REQUEST_CHOICE_COUNT,
     "stream": sc.GEN_AI_REQUEST_STREAM,
 }
+
+
+# Counts kept as fields (the span attribute is written from the field at the end), by field and by the
+# attribute name a user may also give to record().
+_COUNT_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+                 "embedding_dimensions")
+_COUNT_ATTRS = {
+    sc.GEN_AI_USAGE_INPUT_TOKENS: "input_tokens",
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS: "output_tokens",
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "cache_read_tokens",
+    sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: "cache_write_tokens",
+    sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: "reasoning_tokens",
+    sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: "embedding_dimensions",
+}
+_MAX_COUNT = bounds.MAX_COUNT
 
 
 def error_type(exc: BaseException) -> str:
@@ -112,7 +127,10 @@ class Invocation:
             self._nested = sc.GEN_AI_AGENT_NAME in base or sc.GEN_AI_WORKFLOW_NAME in base
         else:
             attrs = self.attributes
-        self.attributes = attrs
+        limit = self._tel.value_limit
+        attrs = self.attributes = bounds.bounded(attrs, limit)  # type: ignore[assignment]
+        if len(self.name) > limit:
+            self.name = bounds.clip(self.name, limit)
         span = self._tel.tracer.start_span(self.name, ctx, self.kind, attributes=attrs, start_time=start_time_ns)
         self.span = span
         entries = dict(trace.set_span_in_context(span, ctx))
@@ -152,10 +170,10 @@ class Invocation:
                                  ("cache_read_tokens", cache_read_tokens), ("cache_write_tokens", cache_write_tokens),
                                  ("reasoning_tokens", reasoning_tokens),
                                  ("embedding_dimensions", embedding_dimensions)):
-                if value is not None:
-                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                        raise ValueError(f"{field} must be a non-negative int, got {value!r}")
-                    setattr(self, field, value)
+                if value is not None:  # a value outside the bounds is reported and left out, the rest kept
+                    checked = bounds.count(field, value, "call.record")
+                    if checked is not None:
+                        setattr(self, field, checked)
             if finish_reasons is not None:
                 self.finish_reasons = [finish_reasons] if isinstance(finish_reasons, str) else [
                     str(r) for r in finish_reasons]
@@ -180,6 +198,16 @@ class Invocation:
                 continue
             name = _RECORD_ATTRS.get(key) or _REQUEST_ATTRS.get(key) or (
                 key if "." in key else sc.AGENTKIT_PREFIX + key)
+            field = _COUNT_ATTRS.get(name)
+            if field is not None:  # a usage attribute by its name: the same field, the same bounds
+                checked = bounds.count(name, value, "call.record")
+                if checked is not None:
+                    setattr(self, field, checked)
+                continue
+            if name == sc.AGENTKIT_COST_USD:
+                value = bounds.cost(name, value, "call.record")
+                if value is None:
+                    continue
             if is_secret_key(key) or is_secret_key(name.rsplit(".", 1)[-1]):
                 value = MASK
             extra[name] = mask_secrets(value) if isinstance(value, str) else value
@@ -253,17 +281,18 @@ class Invocation:
         span = self.span
         duration = time.perf_counter() - self._t0 if duration_s is None else duration_s
         try:
+            self._check_counts()
             final = self._end_attributes()
             if exc is not None:
                 self._error_type = error_type(exc)
                 span.set_status(Status(StatusCode.ERROR, mask_secrets(_safe_str(exc))[:1024]))
-                _record_exception(span, exc)
+                _record_exception(span, exc, self._tel.value_limit)
             elif self._error_type is not None:
                 span.set_status(Status(StatusCode.ERROR, self._error_type))
             if self._error_type is not None:
                 final[sc.ERROR_TYPE] = self._error_type
             if final:
-                span.set_attributes(final)
+                span.set_attributes(bounds.bounded(final, self._tel.value_limit))
         except Exception as sdk_exc:
             diagnostics.report("invocation.end", sdk_exc)
         try:
@@ -281,6 +310,14 @@ class Invocation:
         # The context holds this invocation (current_call() finds it there): let go of it, so that the two
         # are freed when the call's last reference goes, not left to the cyclic garbage collector.
         self.context = None
+
+    def _check_counts(self) -> None:
+        """Refuse counts outside any real range, whichever way they came (record, a response, a stream
+        chunk): reported, and the call recorded without them."""
+        for field in _COUNT_FIELDS:
+            value = getattr(self, field)
+            if value is not None and not (type(value) is int and 0 <= value <= _MAX_COUNT):
+                setattr(self, field, bounds.count(field, value, "response.usage"))
 
     def _end_attributes(self) -> dict[str, Any]:
         final: dict[str, Any] = {}
@@ -318,17 +355,22 @@ class Invocation:
     def _cost(self) -> float | None:
         if self.input_tokens is None and self.output_tokens is None:
             return None
-        return self._tel.pricing.cost(self._model(), self.input_tokens or 0, self.output_tokens or 0,
+        cost = self._tel.pricing.cost(self._model(), self.input_tokens or 0, self.output_tokens or 0,
                                       self.cache_read_tokens or 0, self.cache_write_tokens or 0)
+        if cost is not None and not 0 <= cost <= bounds.MAX_COST_USD:  # a price table gone wrong
+            return bounds.cost(sc.AGENTKIT_COST_USD, cost, "pricing.cost")
+        return cost
 
 
-def _record_exception(span: trace.Span, exc: BaseException) -> None:
+def _record_exception(span: trace.Span, exc: BaseException, limit: int) -> None:
     """The exception event (as Span.record_exception makes it), with secrets masked in the message and the
-    stack trace, and built here because record_exception calls str() on the exception unguarded."""
+    stack trace, values within the length limit, and built here because record_exception calls str() on
+    the exception unguarded."""
     stack = mask_secrets("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    span.add_event("exception", {"exception.type": error_type(exc),
-                                 "exception.message": mask_secrets(_safe_str(exc)),
-                                 "exception.stacktrace": stack, "exception.escaped": "True"})
+    span.add_event("exception", bounds.bounded({"exception.type": error_type(exc),
+                                                "exception.message": mask_secrets(_safe_str(exc)),
+                                                "exception.stacktrace": stack, "exception.escaped": "True"},
+                                               limit))
 
 
 def _safe_str(exc: BaseException) -> str:

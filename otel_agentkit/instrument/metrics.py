@@ -26,6 +26,7 @@ from typing import Any, Iterable, NamedTuple
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from .. import diagnostics, semconv as sc
+from . import bounds
 
 MAX_PENDING = 20_000  # beyond this the caller records its own measurements: memory stays bounded, nothing dropped
 WAKE_AT = 2048  # wake the worker early when this many are waiting, and drain them without pausing
@@ -104,6 +105,8 @@ class GenAIMetrics:
                                         description="Errors contained inside the SDK")
         meter.create_observable_counter(sc.METRIC_SDK_DROPPED, callbacks=[_collect_drops],
                                         description="Telemetry dropped on purpose (full queues, full spool)")
+        meter.create_observable_counter(sc.METRIC_SDK_TRUNCATED_ATTRIBUTES, callbacks=[_collect_truncations],
+                                        description="Span attribute values cut to the length limit")
         # How often the worker drains while calls come (often enough that what waits dies young, before the
         # garbage collector's scans promote it), and while none have come for a while.
         self.interval_s = 0.05
@@ -282,3 +285,8 @@ def _collect_errors(options: CallbackOptions) -> Iterable[Observation]:
 def _collect_drops(options: CallbackOptions) -> Iterable[Observation]:
     for what, n in diagnostics.drop_counts().items():
         yield Observation(n, {"what": what})
+
+
+def _collect_truncations(options: CallbackOptions) -> Iterable[Observation]:
+    for attribute, n in bounds.truncation_counts().items():
+        yield Observation(n, {"attribute": attribute})

@@ -8,6 +8,7 @@ suffix (``gpt-4o-2024-08-06`` -> ``gpt-4o``). An unknown model gets no cost (nev
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections import Counter
@@ -46,8 +47,8 @@ class Price:
 def _number(where: str, value: Any, optional: bool) -> float | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-        raise ConfigError(where, value, "expected a non-negative number of USD per million tokens")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ConfigError(where, value, "expected a finite non-negative number of USD per million tokens")
     return float(value)
 
 

@@ -75,10 +75,14 @@ def fields_of(obj: Any) -> Any:
     return _Attributes(obj)
 
 
-def _int(value: Any) -> int | None:
+def _int(value: Any) -> int | float | None:
+    """A count from a response: an int, a whole float as an int; any other number as it is, for the
+    recorder's bounds to refuse by name (a NaN or a fraction is a broken response, not a count to round)."""
     if type(value) is int:
         return value
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass(slots=True)
@@ -102,7 +106,7 @@ class Parsed:
 
 
 _PARSED_FIELDS = tuple(f.name for f in fields(Parsed))
-_USAGE_EVENTS = ("message_start", "message_delta")
+_USAGE_EVENTS = ("message_start", "message_delta", "response.completed")  # usage not at the top level
 
 
 def has_usage(obj: Any) -> bool:

@@ -13,6 +13,7 @@ from opentelemetry.trace import Tracer
 
 from .. import diagnostics, semconv as sc
 from ..config import ContentCapture, Settings
+from . import bounds
 from .content import ContentPolicy, system_instructions, to_messages
 from .metrics import GenAIMetrics
 from .pricing import Pricing
@@ -32,7 +33,11 @@ class Telemetry:
         self.tracer = tracer
         self.capture: ContentCapture = settings.capture_content
         self.capturing = self.capture is not ContentCapture.NO_CONTENT  # content goes to a span or an event
-        self.content = ContentPolicy(settings.content_max_length, settings.redact)
+        # Every attribute value this package sets stays within this length (see bounds); content within
+        # it too, cut by the content policy so that it stays valid JSON.
+        self.value_limit = bounds.value_length_limit(settings.attribute_value_length_limit,
+                                                     settings.content_max_length)
+        self.content = ContentPolicy(min(settings.content_max_length, self.value_limit), settings.redact)
         self.pricing = pricing if pricing is not None else Pricing(settings.pricing)
         self.metrics = GenAIMetrics(meter, legacy=settings.legacy_metrics)
         self.logger = logger
@@ -54,7 +59,7 @@ class Telemetry:
         ):
             if value is None:
                 continue
-            text = self.content.render(convert(value))
+            text = self.content.render(convert(value), attr)
             if text is not None:
                 rendered[attr] = text
         if not rendered:

@@ -69,6 +69,78 @@ def default_home() -> Path:
     return base / "agentkit"
 
 
+def home_problem(path: Path | str) -> str:
+    """Why the SDK could not write under ``path`` ('' when it can), found without creating anything.
+
+    Looks at the nearest part of the path that exists: it must be a directory this process may write into
+    (``os.access`` also sees a read-only mount, which permission bits alone do not show to root).
+    """
+    try:
+        probe = Path(path)
+        while not probe.exists():  # False for a missing path and for one under a regular file
+            if probe.parent == probe:
+                return f"{probe} does not exist"
+            probe = probe.parent
+        if not probe.is_dir():
+            return f"{probe} is a file, not a directory"
+        if not os.access(probe, os.W_OK | os.X_OK):
+            return f"{probe} is not writable"
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long...
+        return f"not a usable path ({exc})"
+    return ""
+
+
+_home_warned: set[tuple[str, str]] = set()
+
+
+def _fallback_homes() -> list[Path]:
+    """Where local data goes when the configured home cannot be written: the default data directory
+    (what the CLI reads without AGENTKIT_HOME), then a private directory under the system temp dir."""
+    import tempfile
+
+    out = []
+    try:
+        xdg = os.environ.get("XDG_DATA_HOME")
+        out.append((Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "agentkit")
+    except (RuntimeError, KeyError):  # no home directory known for this user
+        pass
+    temp = Path(tempfile.gettempdir()) / f"agentkit-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    try:  # someone else's directory there (made to read our data) is no fallback
+        st = temp.stat()
+        if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o077):
+            return out
+    except OSError:
+        pass
+    out.append(temp)
+    return out
+
+
+def _usable_home() -> Path:
+    """The home from the environment (or the default); if it cannot be written, one warning and the first
+    writable fallback: an environment variable must not stop the application, and the data should land
+    somewhere the warning names rather than be lost."""
+    home = default_home()
+    why = home_problem(home)
+    if not why:
+        return home
+    source = f"{ENV_HOME}={os.environ[ENV_HOME]!r}" if os.environ.get(ENV_HOME) else f"the data directory {home}"
+    chosen = next((c for c in _fallback_homes() if c != home and not home_problem(c)), None)
+    key = (str(home), str(chosen))
+    if key not in _home_warned:
+        _home_warned.add(key)
+        import logging
+
+        if chosen is None:
+            logging.getLogger("otel_agentkit").warning(
+                "otel_agentkit: %s cannot be written (%s) and no fallback can either: local telemetry files "
+                "and the spool will fail (counted in agentkit.sdk.dropped)", source, why)
+        else:
+            logging.getLogger("otel_agentkit").warning(
+                "otel_agentkit: %s cannot be written (%s): writing to %s instead (read it with "
+                "`agentkit --home %s`)", source, why, chosen, chosen)
+    return chosen if chosen is not None else home
+
+
 def private_dir(path: Path | str) -> Path:
     """Create ``path`` and any missing parents owner-only (0700); an existing directory keeps its mode.
 
@@ -226,6 +298,10 @@ def load_settings(**kwargs: Any) -> Settings:
         if not isinstance(home, (str, os.PathLike)) or not str(os.fspath(home)).strip():
             raise ConfigError("home", home, "expected a directory path")
         values["home"] = Path(home).expanduser()
+        if why := home_problem(values["home"]):
+            raise ConfigError("home", os.fspath(home), f"cannot be written: {why}")
+    else:
+        values["home"] = _usable_home()
     if (got := pick("exporters", ENV_EXPORTERS)) is not None or (got := pick("exporters", ENV_TRACES_EXPORTER)):
         values["exporters"] = _exporter_list(*got)
     if (got := pick("metric_exporters", ENV_METRICS_EXPORTER)) is not None:

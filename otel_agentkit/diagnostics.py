@@ -16,6 +16,7 @@ logger = logging.getLogger("otel_agentkit")
 _lock = threading.Lock()
 _errors: Counter[tuple[str, str]] = Counter()
 _drops: Counter[str] = Counter()
+_drops_untaken: Counter[str] = Counter()  # since the last take_drops(): what flush() reports
 
 
 def report(where: str, exc: BaseException) -> None:
@@ -36,6 +37,16 @@ def count_drop(what: str, n: int = 1) -> None:
     """Count telemetry that was knowingly dropped (a full queue, a full spool)."""
     with _lock:
         _drops[what] += n
+        _drops_untaken[what] += n
+
+
+def take_drops() -> dict[str, int]:
+    """Drops counted since the previous call, then forgotten: ``flush()`` asks whether anything was lost
+    since the last flush (the totals in :func:`drop_counts` are kept)."""
+    with _lock:
+        taken = dict(_drops_untaken)
+        _drops_untaken.clear()
+    return taken
 
 
 def error_counts() -> dict[tuple[str, str], int]:
@@ -54,3 +65,4 @@ def reset() -> None:
     with _lock:
         _errors.clear()
         _drops.clear()
+        _drops_untaken.clear()

@@ -12,6 +12,7 @@ import functools
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,7 +127,11 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
         if wiring.logger_provider is not None:
             logger = wiring.logger_provider.get_logger(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
         configure_salt(settings.user_id_salt, settings.home)
-        _state.set_active(Telemetry(settings, tracer, meter, logger, pricing_table))
+        tel = Telemetry(settings, tracer, meter, logger, pricing_table)
+        for extra in wiring.extras:
+            if isinstance(extra, _SharedWriters):
+                extra.telemetry = tel
+        _state.set_active(tel)
         _wiring = wiring
         if auto_instrument:
             wiring.extras.append(_AutoInstrumented(auto_instrument, wiring))
@@ -145,38 +150,49 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
 
     Providers are never shut down by us, only what we attached: the global provider cannot be replaced
     once set, so a later init() (after shutdown()) attaches fresh processors to the same providers.
+    An exporter whose destination a found provider already writes to (opentelemetry-instrument's
+    agentkit_jsonl, say) is not attached a second time: every record then reaches the files once.
     """
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     resource = None
+    shared = _SharedWriters()
     # --- traces
     tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     if tracer_provider is None and _is_unset(tp):
         resource = _resource(settings)
         tp = TracerProvider(resource=resource, shutdown_on_exit=False)  # our atexit shuts down what we added
         trace.set_tracer_provider(tp)
+    else:
+        _check_service_name(settings, tp)
     processors = []
     exporters: list[Any] = []  # what flush() must force_flush after the processors (they do not pass it on)
     if span_exporters:
         if _is_sdk_tracer_provider(tp):
-            exporter = _fanout("FanoutSpanExporter", span_exporters)
-            processor = BatchSpanProcessor(exporter)
-            tp.add_span_processor(processor)
-            processors.append(processor)
-            exporters.append(exporter)
+            span_exporters = _new_destinations("spans", span_exporters, None if resource is not None else tp, shared)
+            if span_exporters:
+                exporter = _fanout("FanoutSpanExporter", span_exporters)
+                processor = BatchSpanProcessor(exporter)
+                tp.add_span_processor(processor)
+                processors.append(processor)
+                exporters.append(exporter)
         else:
             diagnostics.logger.warning("otel_agentkit: the TracerProvider %s takes no span processors; "
                                        "spans go where it sends them", type(tp).__name__)
     # --- metrics
+    mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+    create_mp = meter_provider is None and _is_unset(mp)
+    if not create_mp and resource is not None:  # our TracerProvider, someone else's MeterProvider
+        _check_service_name(settings, mp)
+    metric_exporters = _new_destinations("metrics", metric_exporters, None if create_mp else mp, shared)
     readers = []
     if metric_exporters:
         readers.append(_reader_class()(_fanout("FanoutMetricExporter", metric_exporters),
                                        export_interval_millis=settings.metric_export_interval_ms))
     readers.extend(pull_readers)
-    mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-    if meter_provider is None and _is_unset(mp):
+    if create_mp:
         mp = MeterProvider(resource=resource or _resource(settings), metric_readers=readers, shutdown_on_exit=False)
         metrics.set_meter_provider(mp)
     elif readers:
@@ -190,6 +206,7 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
     # --- logs (content events, agent events)
     lp = logger_provider
     log_processors = []
+    found_lp = lp is not None
     if lp is None:
         from opentelemetry import _logs
 
@@ -202,6 +219,9 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
                 _logs.set_logger_provider(lp)
             else:
                 lp = None
+        else:
+            found_lp = True
+    log_exporters = _new_destinations("log records", log_exporters, lp if found_lp else None, shared)
     if lp is not None and log_exporters and hasattr(lp, "add_log_record_processor"):
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
@@ -210,7 +230,90 @@ def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[
         lp.add_log_record_processor(log_processor)
         log_processors.append(log_processor)
         exporters.append(log_exporter)
-    return _Wiring(settings, tp, mp, lp, processors, readers, log_processors, exporters=exporters)
+    wiring = _Wiring(settings, tp, mp, lp, processors, readers, log_processors, exporters=exporters)
+    if shared.feeders:
+        wiring.extras.append(shared)
+    return wiring
+
+
+class _SharedWriters:
+    """Processors and readers, attached by someone else, that init() relies on instead of attaching its own
+    writer for the same destination (see _new_destinations).
+
+    flush() and shutdown() flush them too (only them, not the rest of that provider): in a worker that
+    leaves through os._exit, or when flush() is called before their own schedule, nothing else would.
+    """
+
+    def __init__(self) -> None:
+        self.feeders: list[Any] = []
+        self.telemetry: Any = None  # set by init: its queued metric updates go in before a collection
+
+    def rely_on(self, feeder: Any) -> None:
+        if hasattr(feeder, "force_flush") and all(f is not feeder for f in self.feeders):
+            self.feeders.append(feeder)
+
+    def force_flush(self, timeout: float = 10.0) -> bool:
+        if self.telemetry is not None:
+            self.telemetry.metrics.drain()
+        ok = True
+        for feeder in self.feeders:
+            ok = feeder.force_flush(timeout_millis=int(timeout * 1000)) is not False and ok
+        return ok
+
+    def shutdown(self) -> None:
+        self.force_flush(_SHARED_FLUSH_AT_SHUTDOWN_S)
+
+
+_SHARED_FLUSH_AT_SHUTDOWN_S = 2.0
+_service_name_warned: set[tuple[str, str]] = set()
+
+
+def _check_service_name(settings: Settings, provider: Any) -> None:
+    """Warn once when the service name init() was given cannot apply: the provider (and its resource) was
+    created before init(), e.g. by opentelemetry-instrument, under another service.name."""
+    wanted = settings.service_name
+    if not wanted:
+        return
+    resource = getattr(provider, "resource", None)
+    if resource is None:  # MeterProvider keeps it in its configuration
+        resource = getattr(getattr(provider, "_sdk_config", None), "resource", None)
+    actual = getattr(resource, "attributes", {}).get("service.name") if resource is not None else None
+    if actual is None or str(actual) == wanted or (wanted, str(actual)) in _service_name_warned:
+        return
+    _service_name_warned.add((wanted, str(actual)))
+    diagnostics.logger.warning(
+        "otel_agentkit: service_name %r not applied: the %s was set up before init() (by opentelemetry-instrument "
+        "or the application) with service.name %r, which its spans and metrics keep; set OTEL_SERVICE_NAME=%s "
+        "for both to agree", wanted, type(provider).__name__, str(actual), wanted)
+
+
+def _new_destinations(what: str, exporters: list[Any], provider: Any, shared: _SharedWriters) -> list[Any]:
+    """``exporters`` without those writing where ``provider`` already writes, or where an earlier one in the
+    list writes (``exporters=["jsonl", "agentkit_jsonl"]``): one writer per destination, so nothing is
+    written twice. The ones left out are shut down (built for this init, never started)."""
+    if not exporters:
+        return exporters
+    from .export.destinations import attached, describe, destination
+
+    on_provider = attached(provider) if provider is not None else {}
+    taken = set(on_provider)
+    keep = []
+    for exporter in exporters:
+        key = destination(exporter)
+        if key not in taken:
+            taken.add(key)
+            keep.append(exporter)
+            continue
+        if key in on_provider:
+            shared.rely_on(on_provider[key])
+            diagnostics.logger.info("otel_agentkit: %s already go to %s through the %s set up before init() "
+                                    "(opentelemetry-instrument or the application); not adding a second writer",
+                                    what, describe(key), type(provider).__name__)
+        else:
+            diagnostics.logger.info("otel_agentkit: %s: %s named twice; writing them once", what, describe(key))
+        if key[0] != "object":  # an exporter built for this init and never started (not one in use)
+            _safely("init.duplicate_exporter", exporter.shutdown)
+    return keep
 
 
 @functools.lru_cache(maxsize=None)
@@ -241,8 +344,12 @@ def _fanout(kind: str, exporters: list[Any]) -> Any:
 
 
 def flush(timeout: float = 10.0) -> bool:
-    """Export everything recorded so far, waiting at most ``timeout`` seconds; True if all went out.
+    """Export everything recorded so far, waiting at most ``timeout`` seconds.
 
+    True when nothing recorded so far was lost: every backend took it, or (OTLP) it is kept in the disk
+    spool for replay. False when anything was dropped or could not be written since the last flush (a
+    backend that raises, a data directory that cannot be written, a full spool), or a backend did not
+    finish in time; each reason is logged once, every loss is counted (``agentkit.sdk.dropped``).
     For short-lived processes (serverless handlers) that cannot wait for exit.
     """
     wiring, tel = _wiring, _state._active
@@ -264,7 +371,10 @@ def flush(timeout: float = 10.0) -> bool:
     except Exception as exc:
         diagnostics.report("flush", exc)
         return False
-    return ok
+    problems = [p for fan in _fanouts(wiring) for p in getattr(fan, "flush_problems", ())]
+    lost = diagnostics.take_drops()
+    _explain_losses("flush() returns False", lost, problems)
+    return ok and not lost and not problems
 
 
 def shutdown(timeout: float = 10.0) -> None:
@@ -279,6 +389,7 @@ def shutdown(timeout: float = 10.0) -> None:
         millis = int(timeout * 1000)
         for step in (*wiring.extras, tel):
             _safely("shutdown", lambda: step.shutdown() if step is not None else None)
+        _begin_close(wiring)
         for processor in (*wiring.span_processors, *wiring.log_processors):
             _safely("shutdown.processor", processor.shutdown)
         for reader in wiring.metric_readers:
@@ -288,6 +399,56 @@ def shutdown(timeout: float = 10.0) -> None:
                 _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
             else:
                 _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
+        _after_close()
+
+
+def _fanouts(wiring: _Wiring) -> list[Any]:
+    """Our fan-out exporters: behind the span and log processors, and inside our push metric reader."""
+    found = [*wiring.exporters, *(getattr(r, "_exporter", None) for r in wiring.metric_readers
+                                  if isinstance(r, _reader_class()))]
+    return [f for f in found if f is not None and hasattr(f, "begin_close")]
+
+
+def _begin_close(wiring: _Wiring) -> None:
+    """Before the last batches go out: backends that can spool get one attempt each, no retries, all
+    within one close deadline shared by traces, metrics and logs, and spool the rest (exit does not wait
+    for an endpoint that is down)."""
+    from .export.fanout import CLOSE_GRACE_S
+
+    deadline = time.monotonic() + CLOSE_GRACE_S
+    for fan in _fanouts(wiring):
+        _safely("shutdown.begin_close", lambda: fan.begin_close(deadline))
+
+
+def _after_close() -> None:
+    """One line for what was spooled (and why), and one for losses no flush() has reported."""
+    otlp = sys.modules.get("otel_agentkit.export.otlp")
+    if otlp is not None:
+        _safely("shutdown.report", otlp.report_spooled)
+    _explain_losses("telemetry lost", diagnostics.take_drops(), [])
+
+
+_explained: set[str] = set()
+
+
+def _explain_losses(what: str, lost: dict[str, int], problems: list[str]) -> None:
+    """Log why data was lost, once per kind of reason (numbers aside): the first flush() that returns False
+    for a backend that raises says so; the next ones for the same reason stay quiet."""
+    import re
+
+    covered = {p.split(":", 1)[0] for p in problems}
+    lines = list(problems)
+    for key, n in sorted(lost.items()):
+        parts = key.split(".")
+        if parts[0] == "fanout" and len(parts) > 2 and ".".join(parts[1:-1]) in covered:
+            continue  # the fan-out's own line says it, with the cause
+        lines.append(f"{key}: {n} item(s) dropped")
+    new = [line for line in lines if re.sub(r"[\d.]+", "N", line) not in _explained]
+    if not new:
+        return
+    _explained.update(re.sub(r"[\d.]+", "N", line) for line in new)
+    diagnostics.logger.warning("otel_agentkit: %s: %s (counted in agentkit.sdk.dropped; a reason is logged "
+                               "once)", what, "; ".join(new))
 
 
 class _ExitHook:
@@ -302,7 +463,8 @@ def _hook_multiprocessing() -> None:
     """Flush at the end of multiprocessing workers, which leave through os._exit (atexit never runs).
 
     multiprocessing clears its finalizers in each new child and then runs its after-fork callbacks, so
-    the finalizer is registered from there; in a spawned child, init() itself registers it. Only when
+    the finalizer is registered from there; in a spawned child, init() itself registers it. Pool workers
+    are also ended by SIGTERM (``with Pool()`` exits through terminate()): see processes.py. Only when
     multiprocessing is already imported: the core import stays light.
     """
     global _mp_hooked
@@ -316,8 +478,13 @@ def _hook_multiprocessing() -> None:
 
 
 def _finalize_at_exit(mp_util: Any) -> None:
+    """Flush when this (multiprocessing) process leaves; in a Pool worker, also when Pool.terminate() ends it
+    (SIGTERM: the finalizer never runs then)."""
     if _wiring is not None:
-        mp_util.Finalize(None, shutdown, exitpriority=100)
+        from . import processes
+
+        mp_util.Finalize(None, processes.leaving, args=(shutdown, 10.0), exitpriority=100)
+        processes.guard_pool_worker(shutdown)
 
 
 def _library_names(which: Any) -> list[str]:

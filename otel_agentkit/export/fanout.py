@@ -14,7 +14,11 @@ the batch and returns. Per backend:
 
 A queue-full batch for a backend with ``divert`` is spooled on the feeding thread (a bounded local-disk
 write) rather than dropped. ``force_flush`` and ``shutdown`` reach every backend in parallel under one
-deadline; past it, what is still queued is diverted or counted, never waited for.
+deadline; past it, what is still queued is diverted or counted, never waited for. A backend with
+``begin_close`` (the spooling OTLP exporters) is told at shutdown to stop retrying, and gets at most
+``CLOSE_GRACE_S``: exit does not wait for an endpoint that is down, the spool keeps its batches.
+``force_flush`` is False when a backend did not finish in time; ``flush_problems`` says which, and which
+dropped anything since the last flush (what ``agentkit.flush()`` reports).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from .breaker import CircuitBreaker, State
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_QUEUE_SIZE = 16  # batches per backend (16 x 512 spans by default)
+CLOSE_GRACE_S = 1.0  # at shutdown, how long a backend that can spool gets before the rest is spooled
 
 
 class _Job:
@@ -86,7 +91,10 @@ class Backend:
         self._call = call
         self._count = count
         self._divert = getattr(exporter, "divert", None)
+        self._counts_own = bool(getattr(exporter, "counts_own_drops", False))  # e.g. JSONL: no double count
         self.stats = {"delivered": 0, "failed": 0, "timeouts": 0, "skipped": 0, "diverted": 0, "dropped": 0}
+        self.dropped_at_flush = 0  # stats["dropped"] when the last force_flush looked
+        self.last_loss = ""  # why items were last dropped, for flush's one line
         self._reset()
 
     def _reset(self) -> None:
@@ -260,7 +268,7 @@ class Backend:
                 diagnostics.report(f"fanout.{self.name}", job.exc)
             self.breaker.record_failure()
             self.stats["failed"] += 1
-            self._lost(job.batch, "failed")
+            self._lost(job.batch, f"failed: {type(job.exc).__name__}: {job.exc}"[:200])
         elif job.result:
             self.breaker.record_success()
             self.stats["delivered"] += n
@@ -269,7 +277,9 @@ class Backend:
             self.stats["failed"] += 1
             if self._divert is None:  # a backend with divert has spooled its own failure
                 self.stats["dropped"] += n
-                diagnostics.count_drop(f"fanout.{self.name}.failed", n)
+                self.last_loss = "export failed"
+                if not self._counts_own:
+                    diagnostics.count_drop(f"fanout.{self.name}.failed", n)
 
     def _timed_out(self, job: _Job) -> None:
         if job.control is not None:
@@ -307,7 +317,8 @@ class Backend:
             return 1
 
     def _lost(self, batch: Any, reason: str) -> None:
-        """``batch`` will not reach this backend live: spool it if the backend can, else count it."""
+        """``batch`` will not reach this backend live: spool it if the backend can, else count it.
+        ``reason`` is the drop counter's last part ("queue_full"), with details after a colon."""
         n = self._count_safe(batch)
         if self._divert is not None:
             try:
@@ -317,7 +328,15 @@ class Backend:
             except Exception as exc:
                 diagnostics.report(f"fanout.{self.name}.divert", exc)
         self.stats["dropped"] += n
-        diagnostics.count_drop(f"fanout.{self.name}.{reason}", n)
+        self.last_loss = reason
+        diagnostics.count_drop(f"fanout.{self.name}.{reason.split(':')[0]}", n)
+
+
+def _shutdown_quietly(backend: Backend) -> None:
+    try:
+        backend.exporter.shutdown()
+    except Exception as exc:
+        diagnostics.report(f"fanout.{backend.name}.shutdown", exc)
 
 
 def _names(exporters: Sequence[Any]) -> list[str]:
@@ -350,6 +369,7 @@ class _Fanout:
             for exp, name in zip(exporters, _names(exporters))
         ]
         self._shutdown = False
+        self.flush_problems: list[str] = []
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
 
@@ -372,21 +392,61 @@ class _Fanout:
         return True
 
     def force_flush(self, timeout_millis: float) -> bool:
+        """True when every backend finished what was queued before this call in time (the OTel meaning).
+        ``flush_problems`` also lists what a backend dropped since the last flush: ``agentkit.flush()``
+        returns False for those too."""
         deadline = time.monotonic() + timeout_millis / 1000
         controls = [b.request("flush", deadline) for b in self.backends]
-        return all([c.wait() for c in controls])  # a list: wait on every backend, no short-circuit
+        done = [c.wait() for c in controls]  # a list: wait on every backend, no short-circuit
+        problems = []
+        for backend, ok in zip(self.backends, done):
+            if not ok:
+                problems.append(f"{backend.name}: did not finish within {timeout_millis / 1000:g}s")
+            dropped = backend.stats["dropped"]
+            if dropped > backend.dropped_at_flush:
+                problems.append(f"{backend.name}: {dropped - backend.dropped_at_flush} item(s) dropped "
+                                f"({backend.last_loss})")
+                backend.dropped_at_flush = dropped
+        self.flush_problems = problems
+        return all(done)
+
+    def begin_close(self, deadline: float) -> None:
+        """Shutdown is coming: backends that can spool go on their close path (one attempt, no retries)."""
+        for backend in self.backends:
+            begin = getattr(backend.exporter, "begin_close", None)
+            if callable(begin):
+                try:
+                    begin(deadline)
+                except Exception as exc:
+                    diagnostics.report(f"fanout.{backend.name}.begin_close", exc)
 
     def shutdown(self, timeout_millis: float) -> None:
+        """Stop every backend under one deadline; a backend that can spool gets at most CLOSE_GRACE_S
+        (or the close deadline it was given), then what it still holds is spooled rather than waited for."""
         if self._shutdown:
             return
         self._shutdown = True
-        deadline = time.monotonic() + timeout_millis / 1000
-        controls = [b.request("stop", deadline) for b in self.backends]
+        now = time.monotonic()
+        deadline = now + timeout_millis / 1000
+        deadlines = []
+        for backend in self.backends:
+            begin = getattr(backend.exporter, "begin_close", None)
+            own = deadline
+            if callable(begin):
+                try:
+                    own = min(deadline, float(begin(now + CLOSE_GRACE_S)))
+                except Exception as exc:
+                    diagnostics.report(f"fanout.{backend.name}.begin_close", exc)
+            deadlines.append(own)
+        controls = [b.request("stop", d) for b, d in zip(self.backends, deadlines)]
         for control in controls:
             control.wait()
         for backend, control in zip(self.backends, controls):
             if not control.finished:
                 backend.abandon()
+                if callable(getattr(backend.exporter, "begin_close", None)):  # ours: release it off this thread
+                    threading.Thread(target=_shutdown_quietly, args=(backend,), daemon=True,
+                                     name=f"agentkit-fanout-{backend.name}-close").start()
 
     def stats(self) -> dict[str, dict[str, Any]]:
         return {b.name: {**b.stats, "breaker": b.breaker.state.value, "opened": b.breaker.times_opened}
@@ -406,8 +466,16 @@ class _FanoutFacade:
     def backends(self) -> list[Backend]:
         return self._fanout.backends
 
+    @property
+    def flush_problems(self) -> list[str]:
+        """After force_flush: the backends that did not finish in time or dropped items since the last one."""
+        return self._fanout.flush_problems
+
     def force_flush(self, timeout_millis: float = 30000) -> bool:
         return self._fanout.force_flush(timeout_millis)
+
+    def begin_close(self, deadline: float) -> None:
+        self._fanout.begin_close(deadline)
 
     def shutdown(self, timeout_millis: float = 30000, **kwargs: Any) -> None:
         self._fanout.shutdown(timeout_millis)

@@ -245,7 +245,8 @@ class JsonlWriter:
 
 
 class _JsonlExport:
-    """The shared part of the three exporters: encode, append one line, contain and count failures."""
+    """The shared part of the three exporters: encode, append one line, contain and count failures (a
+    fan-out in front does not count them again: the exporters say ``counts_own_drops``)."""
 
     def __init__(self, directory: str | os.PathLike[str] | None, signal: str, max_bytes: int,
                  retention_days: int | None, clock: Callable[[], float]) -> None:
@@ -254,8 +255,12 @@ class _JsonlExport:
         self._shutdown = False
 
     def write(self, encode: Callable[[Any], dict[str, Any]], batch: Any, count: int) -> bool:
-        if self._shutdown or not count:
-            return not self._shutdown
+        if self._shutdown:
+            if count:
+                diagnostics.count_drop(f"jsonl.{self.writer.signal}.shutdown", count)
+            return False
+        if not count:
+            return True
         try:
             self.writer.append(otlp_json.dumps(encode(batch)) + b"\n")
             return True
@@ -272,6 +277,8 @@ class _JsonlExport:
 
 class JsonlSpanExporter(SpanExporter):
     """Spans to ``traces-YYYY-MM-DD.jsonl`` (OTLP/JSON lines). Entry point name: ``agentkit_jsonl``."""
+
+    counts_own_drops = True
 
     def __init__(self, directory: str | os.PathLike[str] | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES,
                  retention_days: int | None = DEFAULT_RETENTION_DAYS,
@@ -301,6 +308,8 @@ def _point_count(data: MetricsData) -> int:
 class JsonlMetricExporter(MetricExporter):
     """Metrics to ``metrics-YYYY-MM-DD.jsonl``; temporality and aggregation as any MetricExporter takes."""
 
+    counts_own_drops = True
+
     def __init__(self, directory: str | os.PathLike[str] | None = None, *,
                  preferred_temporality: dict[type, Any] | None = None,
                  preferred_aggregation: dict[type, Any] | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -318,6 +327,7 @@ class JsonlMetricExporter(MetricExporter):
             count = _point_count(metrics_data)
         except Exception as exc:
             diagnostics.report("export.jsonl.metrics", exc)
+            diagnostics.count_drop("jsonl.metrics", 1)
             return MetricExportResult.FAILURE
         ok = self._out.write(otlp_json.encode_metrics, metrics_data, count)
         return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
@@ -331,6 +341,8 @@ class JsonlMetricExporter(MetricExporter):
 
 class JsonlLogExporter(_LogExporterBase):
     """Log records (GenAI events among them) to ``logs-YYYY-MM-DD.jsonl``."""
+
+    counts_own_drops = True
 
     def __init__(self, directory: str | os.PathLike[str] | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES,
                  retention_days: int | None = DEFAULT_RETENTION_DAYS,

@@ -99,8 +99,9 @@ def _build(setting: str, items: tuple[Any, ...], table: dict[str, Callable[[Sett
                 item not in table and item != "none" and not skip_other_signals)):
             choices = ", ".join(sorted(set(table) | {"none"}))
             raise ConfigError(setting, item, f"unknown exporter; known: {choices}")
-    return [table[item](settings) if isinstance(item, str) else item
-            for item in items if not isinstance(item, str) or item in table]
+    built = [table[item](settings) if isinstance(item, str) else item
+             for item in items if not isinstance(item, str) or item in table]
+    return [e for e in built if e is not None]  # None: left out with a warning (a malformed OTLP endpoint)
 
 
 def build_span_exporters(settings: Settings) -> list[SpanExporter]:

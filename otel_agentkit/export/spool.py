@@ -309,9 +309,10 @@ class Spool:
         finally:
             os.close(fd)
 
-    def drain(self, send: Callable[[bytes], SendResult], max_batches: int | None = None) -> ReplayResult:
-        """Send spooled batches oldest first until the spool is empty, a send must be retried, or
-        ``max_batches`` were sent. Files are deleted only after the endpoint accepted them."""
+    def drain(self, send: Callable[[bytes], SendResult], max_batches: int | None = None,
+              stop: threading.Event | None = None) -> ReplayResult:
+        """Send spooled batches oldest first until the spool is empty, a send must be retried,
+        ``max_batches`` were sent, or ``stop`` is set. Files are deleted only after the endpoint accepted them."""
         result = ReplayResult()
         with self.replay_lock() as mine:
             if not mine:
@@ -320,7 +321,7 @@ class Spool:
                 return result
             files = self.pending()
             for i, path in enumerate(files):
-                if max_batches is not None and result.sent_batches >= max_batches:
+                if (max_batches is not None and result.sent_batches >= max_batches) or (stop and stop.is_set()):
                     result.remaining_batches = len(files) - i
                     break
                 entry = self.load(path)
@@ -442,7 +443,7 @@ class Replayer:
             wait = self._idle
             try:
                 if self.spool.has_pending():
-                    result = self.spool.drain(self._send)
+                    result = self.spool.drain(self._send, stop=self._stop)
                     self.rounds += 1
                     self.last = result
                     if result.remaining_batches:

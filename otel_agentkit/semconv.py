@@ -86,6 +86,7 @@ ENDUSER_PSEUDO_ID: Final = "enduser.pseudo.id"  # salted SHA-256 prefix of the a
 
 # --- project attributes (agentkit.*) -----------------------------------------------------------------------
 AGENTKIT_COST_USD: Final = "agentkit.cost.usd"
+AGENTKIT_SAMPLING_RATIO: Final = "agentkit.sampling.ratio"  # the sampler's ratio when below 1: totals are estimates
 AGENTKIT_STAGE: Final = "agentkit.stage"
 AGENTKIT_TIER: Final = "agentkit.tier"
 AGENTKIT_PROMPT_NAME: Final = "agentkit.prompt.name"

@@ -100,23 +100,35 @@ class GroupStats:
     latency_p50_s: float | None
     latency_p95_s: float | None
     cache_hit_rate: float | None
+    estimated: bool = False  # some calls were recorded under ratio sampling: counts, tokens and cost scaled
+    sampled_calls: int = 0  # of which this many calls were read (each standing for 1/ratio calls)
 
 
 def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
+_SCALED = ("calls", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "unpriced")
+
+
 class Accumulator:
-    """Running totals for one group."""
+    """Running totals for one group.
+
+    A call recorded under ratio sampling stands for 1/ratio calls: it is counted once in the exact
+    integer totals, and the rest of its weight goes to ``extra`` (float), so that sums stay exact integers
+    when nothing was sampled and are scaled estimates, rounded, when something was.
+    """
 
     __slots__ = ("calls", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost",
-                 "unpriced", "latency")
+                 "unpriced", "latency", "sampled", "extra")
 
     def __init__(self) -> None:
         self.calls = self.errors = self.input = self.output = 0
         self.cache_read = self.cache_write = self.reasoning = self.unpriced = 0
         self.cost = 0.0
         self.latency = Quantiles()
+        self.sampled = 0
+        self.extra: dict[str, float] | None = None  # the scaled-up part of sampled calls, per _SCALED field
 
     def add(self, r: UsageRecord) -> None:
         self.calls += 1
@@ -132,21 +144,51 @@ class Accumulator:
         else:
             self.cost += r.cost_usd
         self.latency.add(r.duration_s)
+        if r.sampling_ratio is not None:
+            self._scale(r, 1.0 / r.sampling_ratio - 1.0)
+
+    def _scale(self, r: UsageRecord, more: float) -> None:
+        self.sampled += 1
+        extra = self.extra
+        if extra is None:
+            extra = self.extra = dict.fromkeys(_SCALED, 0.0)
+        extra["calls"] += more
+        extra["errors"] += 0.0 if r.ok else more
+        extra["input"] += r.input_tokens * more
+        extra["output"] += r.output_tokens * more
+        extra["cache_read"] += r.cache_read_tokens * more
+        extra["cache_write"] += r.cache_write_tokens * more
+        extra["reasoning"] += r.reasoning_tokens * more
+        if r.cost_usd is None:
+            extra["unpriced"] += more
+        else:
+            self.cost += r.cost_usd * more
 
     def merge(self, other: Accumulator) -> None:
         for name in ("calls", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost",
                      "unpriced"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.latency.merge(other.latency)
+        self.sampled += other.sampled
+        if other.extra is not None:
+            mine = self.extra if self.extra is not None else dict.fromkeys(_SCALED, 0.0)
+            self.extra = {k: mine[k] + other.extra[k] for k in _SCALED}
+
+    def scaled(self, name: str) -> int:
+        """A total: exact when no call was sampled, else the estimate (rounded to a whole number)."""
+        value = getattr(self, name)
+        return value if self.extra is None else int(round(value + self.extra[name]))
 
     def result(self, key: str) -> GroupStats:
+        t = self.scaled
+        calls, errors, inp, cache_read = t("calls"), t("errors"), t("input"), t("cache_read")
         return GroupStats(
-            key=key, calls=self.calls, errors=self.errors, error_rate=ratio(self.errors, self.calls),
-            input_tokens=self.input, output_tokens=self.output, cache_read_tokens=self.cache_read,
-            cache_write_tokens=self.cache_write, reasoning_tokens=self.reasoning,
-            total_tokens=self.input + self.output, cost_usd=round(self.cost, 9), unpriced_calls=self.unpriced,
+            key=key, calls=calls, errors=errors, error_rate=ratio(errors, calls),
+            input_tokens=inp, output_tokens=t("output"), cache_read_tokens=cache_read,
+            cache_write_tokens=t("cache_write"), reasoning_tokens=t("reasoning"),
+            total_tokens=inp + t("output"), cost_usd=round(self.cost, 9), unpriced_calls=t("unpriced"),
             latency_p50_s=self.latency.quantile(0.50), latency_p95_s=self.latency.quantile(0.95),
-            cache_hit_rate=ratio(self.cache_read, self.input),
+            cache_hit_rate=ratio(cache_read, inp), estimated=self.sampled > 0, sampled_calls=self.sampled,
         )
 
 

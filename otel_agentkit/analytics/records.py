@@ -74,6 +74,7 @@ class UsageRecord:
     parse_success: bool | None
     validation_success: bool | None
     service: str | None
+    sampling_ratio: float | None = None  # recorded under ratio sampling: this call stands for 1/ratio calls
 
     @property
     def start(self) -> dt.datetime:
@@ -171,6 +172,13 @@ def _cost(value: Any) -> float | None:
     return number if number >= 0 else None  # NaN is not >= 0
 
 
+def _ratio(value: Any) -> float | None:
+    """A sampling ratio in (0, 1); anything else (1, NaN, another writer's junk) means not sampled."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0.0 < value < 1.0 else None
+
+
 def is_llm_span(span: SpanRecord) -> bool:
     operation = span.attributes.get(sc.GEN_AI_OPERATION_NAME)
     return type(operation) is str and operation in _INFERENCE
@@ -187,7 +195,7 @@ USAGE_KEYS: tuple[str, ...] = (
     sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL, sc.AGENTKIT_COST_USD, sc.ERROR_TYPE,
     sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_STAGE, sc.AGENTKIT_TIER, sc.ENDUSER_PSEUDO_ID,
     sc.AGENTKIT_PROMPT_NAME, sc.AGENTKIT_PROMPT_FORMAT, sc.AGENTKIT_RETRIES, sc.AGENTKIT_PARSE_SUCCESS,
-    sc.AGENTKIT_VALIDATION_SUCCESS,
+    sc.AGENTKIT_VALIDATION_SUCCESS, sc.AGENTKIT_SAMPLING_RATIO,
 )
 """The span attributes a usage record is made of, in the order from_columns reads them."""
 
@@ -206,7 +214,7 @@ def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
     BadSpan for an llm span with a value no real call has."""
     (operation, inp, legacy_inp, out, legacy_out, cr, cw, legacy_cw, rs, provider, legacy_provider,
      request_model, response_model, cost, error_type, workflow, agent, stage, tier, user, prompt_name, fmt,
-     retries, parse, valid) = span.values
+     retries, parse, valid, ratio) = span.values
     if type(operation) is not str or operation not in _INFERENCE:  # not hashable, even, from another writer
         return None
     # Hot path (once per call over files of any size): the usual types are checked inline and only odd
@@ -274,6 +282,7 @@ def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
         parse if type(parse) is bool or parse is None else _opt_bool(parse),
         valid if type(valid) is bool or valid is None else _opt_bool(valid),
         service if type(service) is str or service is None else str(service),
+        None if ratio is None else _ratio(ratio),
     )
 
 
@@ -302,6 +311,8 @@ class ReadSummary:
     corrupt_lines: int = 0
     duplicate_spans: int = 0  # copies of a span already read (another file or source, or written twice)
     bad_spans: int = 0  # an impossible time, token count or cost: left out of every figure
+    sampled_calls: int = 0  # calls recorded under ratio sampling: the totals they enter are estimates
+    sampling_ratios: list[float] = field(default_factory=list)
     skipped_files: int = 0
     unreadable_files: int = 0
     errors: list[str] = field(default_factory=list)
@@ -319,7 +330,20 @@ class ReadSummary:
             text += f", {n(self.bad_spans, 'bad span')} (impossible time, tokens or cost) skipped"
         if self.unreadable_files:
             text += f", {n(self.unreadable_files, 'unreadable file')}"
+        if self.sampled_calls:
+            text += "\n" + self.estimate_note()
         return text
+
+    @property
+    def estimated(self) -> bool:
+        return self.sampled_calls > 0
+
+    def estimate_note(self) -> str:
+        """The label every total carries when spans were sampled: what was scaled, by how much."""
+        ratios = ", ".join(f"{r:g}" for r in self.sampling_ratios)
+        return (f"ESTIMATES: {self.sampled_calls} of {self.llm_calls} calls were recorded under ratio sampling "
+                f"(ratio {ratios}); each counts as 1/ratio calls, so totals are estimates, not exact "
+                "(the agentkit.cost metric, which is not sampled, has the exact cost)")
 
 
 class NoTelemetry(FileNotFoundError):
@@ -371,7 +395,8 @@ class UsageReader:
         progress = self.progress
         pricing = self.pricing
         seen_files = -1
-        spans = calls = bad = 0
+        spans = calls = bad = sampled = 0
+        ratios: set[float] = set()
         convert = from_columns
         try:
             with iter_span_columns(self.files, USAGE_KEYS, self.window.since, self.window.until, stats,
@@ -388,6 +413,9 @@ class UsageReader:
                         continue
                     if record is not None:
                         calls += 1
+                        if record.sampling_ratio is not None:
+                            sampled += 1
+                            ratios.add(record.sampling_ratio)
                         yield record
         finally:
             if progress is not None:
@@ -397,3 +425,4 @@ class UsageReader:
             s.skipped_files, s.unreadable_files, s.errors = stats.skipped_files, stats.unreadable_files, stats.errors
             s.duplicate_spans, s.bad_spans = stats.duplicates, stats.bad_spans + bad
             s.spans, s.llm_calls = spans, calls
+            s.sampled_calls, s.sampling_ratios = sampled, sorted(ratios)

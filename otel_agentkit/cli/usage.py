@@ -246,7 +246,8 @@ def _stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    say(f"Usage, {result.period.description}" + (f", by {result.by}" if result.by else ""))
+    say(f"Usage, {result.period.description}" + (f", by {result.by}" if result.by else "")
+        + (" (ESTIMATED from sampled spans: see below)" if result.total.estimated else ""))
     headers = [result.by or "", *STATS_HEADERS[1:]]
     print(fmt.table(headers, stats_rows([*result.groups, result.total])))
     if result.total.unpriced_calls:

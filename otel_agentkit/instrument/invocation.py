@@ -343,6 +343,8 @@ class Invocation:
             self._cost_usd = cost = self._cost()
             if cost is not None:
                 final[sc.AGENTKIT_COST_USD] = cost
+            if self._tel.sampling_ratio is not None:
+                final[sc.AGENTKIT_SAMPLING_RATIO] = self._tel.sampling_ratio
             if self._tel.capturing:
                 self._tel.content_attributes(self, final)
         if self._extra:

@@ -17,6 +17,7 @@ from . import bounds
 from .content import ContentPolicy, system_instructions, to_messages
 from .metrics import GenAIMetrics
 from .pricing import Pricing
+from .sampling import sampling_ratio
 
 if TYPE_CHECKING:
     from opentelemetry._logs import Logger
@@ -41,6 +42,9 @@ class Telemetry:
         self.pricing = pricing if pricing is not None else Pricing(settings.pricing)
         self.metrics = GenAIMetrics(meter, legacy=settings.legacy_metrics)
         self.logger = logger
+        # Below 1 under a ratio sampler: stamped on inference spans so span totals can be scaled and
+        # labelled as estimates (see sampling.py); None when every call is kept.
+        self.sampling_ratio = sampling_ratio(tracer)
         meter.create_observable_counter(sc.METRIC_SDK_UNPRICED_CALLS, callbacks=[self._collect_unpriced],
                                         description="LLM calls whose model is not in the pricing table")
 

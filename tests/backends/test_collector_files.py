@@ -94,8 +94,8 @@ def test_cli_reports_usage_from_the_collector_directory():
     assert (total["input_tokens"], total["output_tokens"], total["cache_read_tokens"]) == (812 + 3000 + 2000,
                                                                                          64 + 420 + 150, 512)
     assert report["read"] == {"files": 4, "lines": 5, "spans": 8, "llm_calls": 4, "corrupt_lines": 1,
-                              "duplicate_spans": 0, "bad_spans": 0, "skipped_files": 0, "unreadable_files": 0,
-                              "errors": []}
+                              "duplicate_spans": 0, "bad_spans": 0, "sampled_calls": 0, "sampling_ratios": [],
+                              "skipped_files": 0, "unreadable_files": 0, "errors": []}
     groups = {g["key"]: g for g in report["groups"]}
     assert sorted(groups) == ["claude-sonnet-4", "gpt-4o", "gpt-4o-mini"]
     assert (groups["claude-sonnet-4"]["calls"], groups["claude-sonnet-4"]["errors"]) == (2, 1)

@@ -23,7 +23,7 @@ from tests.support.procs import require_binary
 
 _RESULTS = pytest.StashKey[Results]()
 _SECTION_OF = {"test_soak": "soak", "test_properties": "properties", "test_processes": "processes",
-               "test_secrets": "secrets"}
+               "test_pool_workers": "processes", "test_secrets": "secrets", "test_ledger": "ledger"}
 # Variables that would change what these tests measure if the developer's shell had them set.
 _ENV_PREFIXES = ("OTEL_EXPORTER_OTLP_", "OTEL_BSP_", "OTEL_BLRP_", "OTEL_METRIC_EXPORT_")
 _ENV_NAMES = ("AGENTKIT_SPOOL_MAX_BYTES", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "OTEL_TRACES_EXPORTER",
@@ -133,6 +133,7 @@ class TreeSink(OtlpSink):
     def __init__(self, keep_raw: bool = False) -> None:
         self.seen: list[SeenSpan] = []
         self.raw: list[bytes] = []
+        self.raw_traces: list[bytes] = []
         self.keep_raw = keep_raw
         super().__init__()
 
@@ -151,6 +152,8 @@ class TreeSink(OtlpSink):
             self.seen.extend(found)
             if self.keep_raw:
                 self.raw.append(body)
+                if path.endswith("/v1/traces"):
+                    self.raw_traces.append(body)
 
     def tree(self) -> list[SeenSpan]:
         with self.lock:
@@ -159,6 +162,10 @@ class TreeSink(OtlpSink):
     def bodies(self) -> list[bytes]:
         with self.lock:
             return list(self.raw)
+
+    def trace_bodies(self) -> list[bytes]:
+        with self.lock:
+            return list(self.raw_traces)
 
 
 @pytest.fixture

@@ -47,6 +47,14 @@ SECTIONS = {
                   "Spans made in a child after `os.fork()` and in multiprocessing workers (fork and spawn) reach the "
                   "JSONL files; the data directory is created owner-only; files written concurrently by several "
                   "processes, through rotations, always parse."),
+    "ledger": ("The ledger",
+               "A seeded workload makes LLM calls every way the SDK offers (decorated functions, a decorated "
+               "stream, a context manager, an async function, a backfilled `record_llm_call`, calls that fail) "
+               "from threads and asyncio tasks, and keeps its own ground truth per model: calls, tokens and the "
+               "cost computed from the pricing table's prices. The data goes to the JSONL files and through rotel "
+               "to a receiver while the collector is killed and restarted (spooled, replayed). `agentkit usage "
+               "stats --json`, run as a subprocess over the local files, over the collector's files and over both "
+               "together (every span in two places), must equal the ground truth exactly."),
     "secrets": ("Secrets",
                 "The example flows run with planted API keys and bearer tokens in arguments, headers, messages and "
                 "exception messages, content capture on (SPAN_AND_EVENT), exporting to JSONL and through rotel to "

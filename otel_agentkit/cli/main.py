@@ -23,7 +23,7 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not argparse's usage dump
-        self.exit(2, f"agentkit: error: {message}\n")
+        self.exit(2, f"agentkit: error: {_safe(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,15 +51,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except CliError as exc:
-        print(f"agentkit: error: {exc}", file=sys.stderr)
+        print(f"agentkit: error: {_safe(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
     except (OSError, ValueError) as exc:
-        print(f"agentkit: error: {exc}", file=sys.stderr)
+        print(f"agentkit: error: {_safe(str(exc))}", file=sys.stderr)
         return 1
+
+
+def _safe(text: str) -> str:
+    """An error line names the user's value (a path, a flag), which may hold control characters: escaped,
+    so the line stays one line and cannot drive the terminal."""
+    from ..analytics.formatting import safe_text
+
+    return safe_text(text)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .usage import add_common, cli_errors, footer, print_json, run_read
+from .usage import add_common, cli_errors, footer, print_json, run_read, say
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +29,6 @@ def _report(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"path": path, "report": data})
         return 0
-    print(f"wrote {path}: {data.total.calls} calls, {data.period.description}")
+    say(f"wrote {path}: {data.total.calls} calls, {data.period.description}")
     print(footer(data.read))
     return 0

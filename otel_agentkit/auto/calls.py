@@ -19,6 +19,7 @@ from .. import diagnostics, semconv as sc
 from ..instrument import telemetry as _state
 from ..instrument.context import CURRENT_KEY
 from ..instrument.invocation import INFERENCE, Invocation
+from ..instrument.suppress import suppressed
 from ._common import AUTO_KEY, AUTO_OWNER, RAW_RESPONSE_HEADER, Patch
 from .streams import StreamState, TracedAsyncStream, TracedStream
 
@@ -66,6 +67,16 @@ class Endpoint:
     def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         return kwargs, False
 
+    def refused(self, exc: BaseException) -> bool:
+        """The client refused the call before sending anything (its own argument checks): no model call was
+        made, so it leaves no span."""
+        return False
+
+    def later(self, call: Call, result: Any) -> Any:
+        """A result whose body is read after the call returns (a raw response): a stand-in that ends the
+        call when it is read, or None to read it here."""
+        return None
+
     def is_stream(self, result: Any) -> bool:
         return isinstance(result, self.stream_types)
 
@@ -98,6 +109,9 @@ class Call:
     def fail(self, exc: BaseException) -> None:
         """The call raised: record the HTTP status if there is one, end our span with the error (the
         exception itself goes on to the caller unchanged; a user's span ends with it in their block)."""
+        if self.own and self.endpoint.refused(exc):  # nothing was sent: the span is dropped unended (unexported)
+            self.inv._ended, self.inv.context = True, None
+            return
         try:
             status = getattr(exc, "status_code", None)
             if isinstance(status, int) and status >= 400:  # an error event inside a 200 stream has none
@@ -116,6 +130,10 @@ class Call:
                 return TracedStream(result, StreamState(self))
             if kind is _ASYNC_STREAM:
                 return TracedAsyncStream(result, StreamState(self))
+            if kind is _OTHER:
+                deferred = endpoint.later(self, result)
+                if deferred is not None:
+                    return deferred
             body = result if kind is _BODY else self._raw_body(result)
             if body is not None:
                 inv.observe_response(body)
@@ -179,6 +197,7 @@ def _foreign_genai_span(ctx: Any, current: Any) -> bool:
 def begin(tel: _state.Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, Any]) -> Call | None:
     """Decide how to record this call and start it; None means call through untouched.
 
+    - under OTel's ``suppress_instrumentation()``: None;
     - inside another agentkit wrapper of the same call (AUTO_KEY set), or under another instrumentation's
       GenAI client span: None (the nested duplicate is ours, so ours is the one left out);
     - the current span is a user's ``agentkit.llm`` / ``agentkit.embedding`` of the same category, still
@@ -187,7 +206,7 @@ def begin(tel: _state.Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict
     """
     try:
         ctx = otel_context.get_current()
-        if ctx.get(AUTO_KEY) is not None:
+        if ctx.get(AUTO_KEY) is not None or suppressed(ctx):  # suppressed: the request goes out untouched
             return None
         current = ctx.get(CURRENT_KEY)
         operation, model, attrs = endpoint.request(instance, kwargs)

@@ -4,7 +4,9 @@ sync and async.
 
 For a streamed chat completion whose caller did not set ``stream_options``, ``include_usage`` is turned on
 so that the span gets token usage; the extra usage-only chunk that this makes the server send is kept from
-the caller, who sees the stream they asked for.
+the caller, who sees the stream they asked for. Not through ``with_raw_response`` /
+``with_streaming_response``: their caller may read the raw bytes, so the request is left as it is and the
+span records what the stream gives (``raw``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any, Collection, Mapping
 from .. import semconv as sc
 from ..instrument.invocation import EMBEDDINGS, Invocation
 from ._common import AutoInstrumentor, Patch, get, given, listed, number, server_of, text
-from .calls import Endpoint, async_wrapper, attributes, fill, set_tool_calls, sync_wrapper
+from .calls import Call, Endpoint, async_wrapper, attributes, fill, set_tool_calls, sync_wrapper
+from .raw import follow_raw, raw_mode
 
 REQUIREMENT = "openai >= 1.40, < 4"
 _AZURE = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
@@ -64,11 +67,15 @@ _CHAT_PARAMS: dict[str, tuple[str, Any]] = {
 
 
 class _OpenAIEndpoint(Endpoint):
-    """What every openai endpoint shares: the stream classes."""
+    """What every openai endpoint shares: the stream classes, and raw responses (``with_raw_response``,
+    ``with_streaming_response``) followed until their body is read (see ``raw``)."""
 
     def __init__(self, stream_cls: type, async_stream_cls: type) -> None:
         self.stream_types = (stream_cls,)
         self.async_stream_types = (async_stream_cls,)
+
+    def later(self, call: Call, result: Any) -> Any:
+        return follow_raw(call, result) if hasattr(result, "http_response") else None
 
 
 def _response_extras(inv: Invocation, result: Any) -> None:
@@ -103,7 +110,9 @@ class ChatEndpoint(_OpenAIEndpoint):
         fill(inv, input_messages=listed(kwargs.get("messages")), tool_definitions=listed(kwargs.get("tools")))
 
     def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        if self.include_usage and kwargs.get("stream") is True and not given(kwargs.get("stream_options")):
+        # Not for a raw response: its caller may read the bytes, where the extra chunk cannot be hidden.
+        if (self.include_usage and kwargs.get("stream") is True and not given(kwargs.get("stream_options"))
+                and raw_mode(kwargs) is None):
             return {**kwargs, "stream_options": {"include_usage": True}}, True
         return kwargs, False
 
@@ -305,6 +314,8 @@ class EmbeddingsEndpoint(_OpenAIEndpoint):
 _CHAT = "openai.resources.chat.completions"
 _RESPONSES = "openai.resources.responses"
 _EMBEDDINGS = "openai.resources.embeddings"
+_BETA_RESPONSES = "openai.resources.beta.responses.responses"
+_BETA_CHAT = "openai.resources.beta.chat.completions"
 
 
 class OpenAIInstrumentor(AutoInstrumentor):
@@ -339,4 +350,11 @@ class OpenAIInstrumentor(AutoInstrumentor):
             (f"{_RESPONSES}:AsyncResponses", "parse", async_wrapper(responses_)),
             (f"{_EMBEDDINGS}:Embeddings", "create", sync_wrapper(embeddings)),
             (f"{_EMBEDDINGS}:AsyncEmbeddings", "create", async_wrapper(embeddings)),
+            # beta surfaces that send model requests of their own (each exists only in some versions): the
+            # Responses beta (POST /responses?beta=true, 2.x and later), and beta.chat.completions.parse of
+            # 1.x (which posts itself in most 1.x releases; where it calls create, that nested call stays out)
+            (f"{_BETA_RESPONSES}:Responses", "create", sync_wrapper(responses_)),
+            (f"{_BETA_RESPONSES}:AsyncResponses", "create", async_wrapper(responses_)),
+            (f"{_BETA_CHAT}:Completions", "parse", sync_wrapper(chat)),
+            (f"{_BETA_CHAT}:AsyncCompletions", "parse", async_wrapper(chat)),
         ])

@@ -8,7 +8,8 @@ it, with the span current while it runs: an auto-instrumented call made there fe
 making a second one (see ``deferred``).
 
 wrapt keeps the wrapped function's signature, name, docstring and ``inspect`` answers. When the SDK is off
-the wrapper is one attribute read and a direct call.
+the wrapper is one attribute read and a direct call; under OTel's ``suppress_instrumentation()`` (see
+``suppress``) it is one context read more, and the function runs unchanged with no span or metric point.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .context import CURRENT_KEY
 from .invocation import (AGENT, EMBEDDINGS, INFERENCE, NOOP_CALL, RETRIEVAL, TOOL, WORKFLOW, Invocation,
                          NoOpCall, _REQUEST_ATTRS)
 from .responses import has_usage
+from .suppress import suppressed
 
 F = TypeVar("F", bound=Callable[..., Any])
 _attach = otel_context.attach
@@ -74,7 +76,10 @@ class Operation:
         tel = _state._active
         if tel is None:
             return NOOP_CALL
-        inv = self.begin(tel)
+        ctx = otel_context.get_current()
+        if suppressed(ctx):  # OTel's suppress_instrumentation(): no span, no metric point
+            return NOOP_CALL
+        inv = self.begin(tel, ctx)
         if inv is None:
             return NOOP_CALL
         inv.owner = self
@@ -84,7 +89,7 @@ class Operation:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         inv = otel_context.get_value(CURRENT_KEY)
         if not isinstance(inv, Invocation) or inv.owner is not self or inv._token is None:
-            return None  # entered while the SDK was off
+            return None  # entered while the SDK was off, or under suppress_instrumentation()
         token, inv._token = inv._token, None
         try:
             _detach(token)
@@ -172,7 +177,10 @@ def _sync_wrapper(op: Operation) -> Callable[..., Any]:
         tel = _state._active
         if tel is None:
             return wrapped(*args, **kwargs)
-        inv = op.begin(tel)
+        ctx = otel_context.get_current()
+        if suppressed(ctx):
+            return wrapped(*args, **kwargs)
+        inv = op.begin(tel, ctx)
         if inv is None:
             return wrapped(*args, **kwargs)
         if reads:
@@ -204,7 +212,8 @@ def _coroutine_wrapper(op: Operation) -> Callable[..., Any]:
 
         async def run() -> Any:
             tel = _state._active
-            inv = op.begin(tel) if tel is not None else None
+            ctx = otel_context.get_current()
+            inv = op.begin(tel, ctx) if tel is not None and not suppressed(ctx) else None
             if inv is None:
                 return await wrapped(*args, **kwargs)
             if reads:
@@ -269,7 +278,10 @@ def _gen_wrapper(op: Operation) -> Callable[..., Any]:
         tel = _state._active
         if tel is None:
             return wrapped(*args, **kwargs)
-        return _traced_generator(op, tel, otel_context.get_current(), wrapped(*args, **kwargs), kwargs)
+        ctx = otel_context.get_current()
+        if suppressed(ctx):
+            return wrapped(*args, **kwargs)
+        return _traced_generator(op, tel, ctx, wrapped(*args, **kwargs), kwargs)
 
     return wrapper
 
@@ -332,7 +344,10 @@ def _async_gen_wrapper(op: Operation) -> Callable[..., Any]:
         tel = _state._active
         if tel is None:
             return wrapped(*args, **kwargs)
-        return _traced_async_generator(op, tel, otel_context.get_current(), wrapped(*args, **kwargs), kwargs)
+        ctx = otel_context.get_current()
+        if suppressed(ctx):
+            return wrapped(*args, **kwargs)
+        return _traced_async_generator(op, tel, ctx, wrapped(*args, **kwargs), kwargs)
 
     return wrapper
 

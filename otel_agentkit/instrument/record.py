@@ -13,6 +13,7 @@ from .. import diagnostics, semconv as sc
 from ..timeunits import TimeValue, to_ns
 from . import telemetry as _state
 from .invocation import INFERENCE, Invocation
+from .suppress import suppressed_now
 
 
 def record_llm_call(*, provider: str, model: str, start_time: TimeValue,
@@ -31,9 +32,10 @@ def record_llm_call(*, provider: str, model: str, start_time: TimeValue,
     be seconds (nanoseconds, milliseconds, negative) is reported and the call is not recorded, never read
     in another unit. ``error`` is the exception the call raised, or an error type name. Never raises for
     bad telemetry values; a start after the end is reported and the call is recorded with zero duration.
+    Under OTel's ``suppress_instrumentation()`` nothing is recorded.
     """
     tel = _state._active
-    if tel is None:
+    if tel is None or suppressed_now():  # OTel's suppress_instrumentation(): nothing recorded
         return
     try:
         start_ns, end_ns = to_ns(start_time, "start_time"), to_ns(end_time, "end_time")

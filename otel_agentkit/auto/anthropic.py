@@ -1,6 +1,8 @@
 """Auto-instrumentation of the ``anthropic`` client: ``messages.create`` (``stream=True`` too),
-``messages.parse`` and the ``messages.stream()`` helper, sync and async, with tool use and prompt-caching
-usage (``input_tokens`` on the span includes cache reads and writes, as the conventions want).
+``messages.parse`` and the ``messages.stream()`` helper, and the same of ``beta.messages``, sync and async,
+directly or through ``with_raw_response`` / ``with_streaming_response`` (raw.py waits for their body), with
+tool use and prompt-caching usage (``input_tokens`` on the span includes cache reads and writes, as the
+conventions want).
 
 The anthropic client has spans of its own (``anthropic.messages.create``, on unless
 ANTHROPIC_OPEN_TELEMETRY=false). Under an agentkit span for the same call that span is a nested duplicate,
@@ -19,16 +21,36 @@ from ..instrument import telemetry as _state
 from ..instrument.invocation import Invocation
 from ._common import AUTO_KEY, AutoInstrumentor, Patch, get, listed, number, server_of, text
 from .calls import Call, Endpoint, async_wrapper, attributes, begin, fill, set_tool_calls, sync_wrapper
+from .raw import follow_raw
 from .streams import StreamState, TracedAsyncStream, TracedStream
 
 REQUIREMENT = "anthropic >= 1.0, < 3"
 _PROVIDERS = {
     "AnthropicBedrock": sc.PROVIDER_AWS_BEDROCK, "AsyncAnthropicBedrock": sc.PROVIDER_AWS_BEDROCK,
+    "AnthropicBedrockMantle": sc.PROVIDER_AWS_BEDROCK, "AsyncAnthropicBedrockMantle": sc.PROVIDER_AWS_BEDROCK,
     "AnthropicVertex": sc.PROVIDER_GCP_VERTEX_AI, "AsyncAnthropicVertex": sc.PROVIDER_GCP_VERTEX_AI,
 }
 
 
 _USAGE_EVENTS = frozenset({"message_start", "message_delta"})
+
+
+_SENDERS = frozenset({"post", "request", "_request"})  # the client's request machinery (anthropic._base_client)
+
+
+def _refused(exc: BaseException) -> bool:
+    """A ValueError / TypeError raised before the client's request machinery ran: its own argument checks,
+    such as the refusal of a non-streamed call that may outlast the default timeout (pydantic-ai relies on it
+    and falls back to streaming). Nothing was sent. Read from the traceback only when a call fails."""
+    if not isinstance(exc, (ValueError, TypeError)):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name in _SENDERS and frame.f_globals.get("__name__") == "anthropic._base_client":
+            return False
+        tb = tb.tb_next
+    return True
 
 
 def _tool_calls(blocks: Any) -> list[tuple[str | None, str | None]]:
@@ -63,6 +85,13 @@ class MessagesEndpoint(Endpoint):
 
     def after(self, inv: Invocation, result: Any) -> None:
         set_tool_calls(inv, _tool_calls(get(result, "content")))
+
+    def refused(self, exc: BaseException) -> bool:
+        return _refused(exc)
+
+    def later(self, call: Call, result: Any) -> Any:
+        # with_raw_response / with_streaming_response: the span waits for the body (raw.py)
+        return follow_raw(call, result) if hasattr(result, "http_response") else None
 
     def accumulator(self, want_content: bool) -> MessageAccumulator:
         return MessageAccumulator(want_content)
@@ -217,11 +246,16 @@ def _suppress_native(record: Patch) -> Callable[..., Any]:
 
 
 # --- the instrumentor -------------------------------------------------------------------------------------------
-_MESSAGES = "anthropic.resources.messages"  # a module in older clients, a package (re-exporting) in newer
+# Both are a module in older clients and a package (re-exporting the classes) in newer ones. ``beta.messages``
+# is what the beta features, pydantic-ai and ChatAnthropic with ``betas`` use; its tool runner and message
+# threads send their requests through ``beta.messages.create``, so they are traced there.
+_RESOURCES = ("anthropic.resources.messages", "anthropic.resources.beta.messages")
 
 
 class AnthropicInstrumentor(AutoInstrumentor):
-    """Traces the ``anthropic`` client (0.40 to 2.x): messages create / parse / stream, sync and async.
+    """Traces the ``anthropic`` client (1.x and 2.x): ``messages`` and ``beta.messages`` create / parse /
+    stream, sync and async, with their ``with_raw_response`` and ``with_streaming_response`` forms (they call
+    ``create`` / ``parse``; the body they read later ends the span).
 
     ``instrument(suppress_native_spans=False)`` keeps the client's own span under ours.
     """
@@ -238,14 +272,16 @@ class AnthropicInstrumentor(AutoInstrumentor):
         streams = (anthropic.Stream, anthropic.AsyncStream)
         messages = MessagesEndpoint(*streams)
         streamed = MessagesEndpoint(*streams, streams_always=True)
-        targets = [
-            (f"{_MESSAGES}:Messages", "create", sync_wrapper(messages)),
-            (f"{_MESSAGES}:Messages", "parse", sync_wrapper(messages)),
-            (f"{_MESSAGES}:Messages", "stream", _stream_wrapper(streamed)),
-            (f"{_MESSAGES}:AsyncMessages", "create", async_wrapper(messages)),
-            (f"{_MESSAGES}:AsyncMessages", "parse", async_wrapper(messages)),
-            (f"{_MESSAGES}:AsyncMessages", "stream", _stream_wrapper(streamed)),
-        ]
+        targets = []
+        for module in _RESOURCES:
+            targets += [
+                (f"{module}:Messages", "create", sync_wrapper(messages)),
+                (f"{module}:Messages", "parse", sync_wrapper(messages)),
+                (f"{module}:Messages", "stream", _stream_wrapper(streamed)),
+                (f"{module}:AsyncMessages", "create", async_wrapper(messages)),
+                (f"{module}:AsyncMessages", "parse", async_wrapper(messages)),
+                (f"{module}:AsyncMessages", "stream", _stream_wrapper(streamed)),
+            ]
         patches = self._apply(targets)
         if patches and kwargs.get("suppress_native_spans", True):
             patches += self._apply([("anthropic._base_client", "start_api_call_span", _suppress_native)])

@@ -413,10 +413,13 @@ def _begin_close(wiring: _Wiring) -> None:
     """Before the last batches go out: backends that can spool get one attempt each, no retries, all
     within one close deadline shared by traces, metrics and logs, and spool the rest (exit does not wait
     for an endpoint that is down)."""
+    fans = _fanouts(wiring)
+    if not fans:  # nothing to close; importing the fan-out at interpreter exit would start its threads
+        return
     from .export.fanout import CLOSE_GRACE_S
 
     deadline = time.monotonic() + CLOSE_GRACE_S
-    for fan in _fanouts(wiring):
+    for fan in fans:
         _safely("shutdown.begin_close", lambda: fan.begin_close(deadline))
 
 

@@ -21,7 +21,7 @@ from ..instrument.context import CURRENT_KEY
 from ..instrument.invocation import INFERENCE, Invocation
 from ..instrument.suppress import suppressed
 from ._common import AUTO_KEY, AUTO_OWNER, RAW_RESPONSE_HEADER, Patch
-from .streams import StreamState, TracedAsyncStream, TracedStream
+from .streams import StreamState, traced_stream
 
 _AUTO_ON = {AUTO_KEY: True}
 _attach = otel_context.attach
@@ -46,6 +46,7 @@ class Endpoint:
 
     category = INFERENCE
     streams_always = False  # the helper methods that only stream (anthropic messages.stream)
+    held_streams = False  # its streams end with the stream, not with a loop left (streams.HeldStream)
     stream_types: tuple[type, ...] = ()
     async_stream_types: tuple[type, ...] = ()
 
@@ -126,10 +127,8 @@ class Call:
         inv, endpoint = self.inv, self.endpoint
         try:
             kind = _kind(endpoint, type(result))
-            if kind is _STREAM:
-                return TracedStream(result, StreamState(self))
-            if kind is _ASYNC_STREAM:
-                return TracedAsyncStream(result, StreamState(self))
+            if kind is _STREAM or kind is _ASYNC_STREAM:
+                return traced_stream(result, StreamState(self), kind is _STREAM)
             if kind is _OTHER:
                 deferred = endpoint.later(self, result)
                 if deferred is not None:

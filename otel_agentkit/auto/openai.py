@@ -6,7 +6,9 @@ For a streamed chat completion whose caller did not set ``stream_options``, ``in
 so that the span gets token usage; the extra usage-only chunk that this makes the server send is kept from
 the caller, who sees the stream they asked for. Not through ``with_raw_response`` /
 ``with_streaming_response``: their caller may read the raw bytes, so the request is left as it is and the
-span records what the stream gives (``raw``).
+span records what the stream gives (``raw``). Model requests that reach the client without a resource method
+of ours (``client.post(...)``, as LiteLLM sends them) are traced where the client sends every request
+(``openai_request``), also left as they are.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .. import semconv as sc
 from ..instrument.invocation import EMBEDDINGS, Invocation
 from ._common import AutoInstrumentor, Patch, get, given, listed, number, server_of, text
 from .calls import Call, Endpoint, async_wrapper, attributes, fill, set_tool_calls, sync_wrapper
+from .openai_request import async_request_wrapper, sync_request_wrapper
 from .raw import follow_raw, raw_mode
 
 REQUIREMENT = "openai >= 1.40, < 4"
@@ -70,9 +73,10 @@ class _OpenAIEndpoint(Endpoint):
     """What every openai endpoint shares: the stream classes, and raw responses (``with_raw_response``,
     ``with_streaming_response``) followed until their body is read (see ``raw``)."""
 
-    def __init__(self, stream_cls: type, async_stream_cls: type) -> None:
+    def __init__(self, stream_cls: type, async_stream_cls: type, held_streams: bool = False) -> None:
         self.stream_types = (stream_cls,)
         self.async_stream_types = (async_stream_cls,)
+        self.held_streams = held_streams
 
     def later(self, call: Call, result: Any) -> Any:
         return follow_raw(call, result) if hasattr(result, "http_response") else None
@@ -87,8 +91,9 @@ def _response_extras(inv: Invocation, result: Any) -> None:
 
 # --- chat completions -------------------------------------------------------------------------------------------
 class ChatEndpoint(_OpenAIEndpoint):
-    def __init__(self, stream_cls: type, async_stream_cls: type, include_usage: bool) -> None:
-        super().__init__(stream_cls, async_stream_cls)
+    def __init__(self, stream_cls: type, async_stream_cls: type, include_usage: bool,
+                 held_streams: bool = False) -> None:
+        super().__init__(stream_cls, async_stream_cls, held_streams)
         self.include_usage = include_usage
 
     def request(self, instance: Any, kwargs: Mapping[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
@@ -316,6 +321,7 @@ _RESPONSES = "openai.resources.responses"
 _EMBEDDINGS = "openai.resources.embeddings"
 _BETA_RESPONSES = "openai.resources.beta.responses.responses"
 _BETA_CHAT = "openai.resources.beta.chat.completions"
+_BASE_CLIENT = "openai._base_client"
 
 
 class OpenAIInstrumentor(AutoInstrumentor):
@@ -339,6 +345,11 @@ class OpenAIInstrumentor(AutoInstrumentor):
         chat = ChatEndpoint(*streams, include_usage=bool(kwargs.get("include_usage", True)))
         responses_ = ResponsesEndpoint(*streams)
         embeddings = EmbeddingsEndpoint(*streams)
+        # Requests no resource method of ours saw (``client.post(...)``, methods bound before instrumenting):
+        # endpoints of their own, which never add include_usage and whose streams are held (openai_request).
+        paths = {"/chat/completions": ChatEndpoint(*streams, include_usage=False, held_streams=True),
+                 "/responses": ResponsesEndpoint(*streams, held_streams=True),
+                 "/embeddings": EmbeddingsEndpoint(*streams, held_streams=True)}
         return self._apply([
             (f"{_CHAT}:Completions", "create", sync_wrapper(chat)),
             (f"{_CHAT}:Completions", "parse", sync_wrapper(chat)),
@@ -357,4 +368,6 @@ class OpenAIInstrumentor(AutoInstrumentor):
             (f"{_BETA_RESPONSES}:AsyncResponses", "create", async_wrapper(responses_)),
             (f"{_BETA_CHAT}:Completions", "parse", sync_wrapper(chat)),
             (f"{_BETA_CHAT}:AsyncCompletions", "parse", async_wrapper(chat)),
+            (f"{_BASE_CLIENT}:SyncAPIClient", "request", sync_request_wrapper(paths)),
+            (f"{_BASE_CLIENT}:AsyncAPIClient", "request", async_request_wrapper(paths)),
         ])

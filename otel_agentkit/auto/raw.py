@@ -31,7 +31,7 @@ import wrapt
 
 from .. import diagnostics
 from ._common import RAW_RESPONSE_HEADER
-from .streams import StreamState, TracedAsyncStream, TracedStream
+from .streams import StreamState, traced_stream
 
 if TYPE_CHECKING:
     from .calls import Call
@@ -142,7 +142,7 @@ class _RawState:
             sync = endpoint.is_stream(value)
             if sync or endpoint.is_async_stream(value):
                 state = self.stream = StreamState(self.call)
-                traced = TracedStream(value, state) if sync else TracedAsyncStream(value, state)
+                traced = traced_stream(value, state, sync)
                 self.source = (value, traced)
                 return traced
         except Exception as exc:

@@ -15,7 +15,8 @@ from .. import diagnostics
 from ..instrument import responses
 from ..instrument.deferred import TracedAsyncStream, TracedStream
 
-__all__ = ["StreamState", "TracedAsyncStream", "TracedStream", "feed_fields"]
+__all__ = ["HeldAsyncStream", "HeldStream", "StreamState", "TracedAsyncStream", "TracedStream", "feed_fields",
+           "traced_stream"]
 
 if TYPE_CHECKING:
     from ..instrument.invocation import Invocation
@@ -75,3 +76,27 @@ class StreamState:
             call.fail(exc)
         elif call.own:
             call.inv.end()
+
+
+class HeldStream(TracedStream):
+    """A traced stream whose span follows the stream, not a loop over it: for a caller that reads one stream
+    in several loops (LiteLLM's stream wrapper leaves an ``async for`` after each chunk and starts another for
+    the next), so leaving a loop is not the end. It ends exhausted, failed, closed or garbage-collected."""
+
+    def __iter__(self) -> HeldStream:
+        return self
+
+
+class HeldAsyncStream(TracedAsyncStream):
+    """The async twin of :class:`HeldStream`."""
+
+    def __aiter__(self) -> HeldAsyncStream:
+        return self
+
+
+def traced_stream(stream: Any, state: StreamState, sync: bool) -> Any:
+    """The traced stand-in for a client stream: held (see :class:`HeldStream`) when the call's endpoint says
+    its streams are read by a framework that owns them."""
+    if state.call.endpoint.held_streams:
+        return HeldStream(stream, state) if sync else HeldAsyncStream(stream, state)
+    return TracedStream(stream, state) if sync else TracedAsyncStream(stream, state)

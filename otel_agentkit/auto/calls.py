@@ -288,6 +288,32 @@ def set_tool_calls(inv: Invocation, calls: list[tuple[str | None, str | None]]) 
 
 
 # --- the wrappers ---------------------------------------------------------------------------------------------
+def run_sync(call: Call, wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Make the request inside the call's context; the call sees the result or the error (which propagates)."""
+    token = _attach(call.context)
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _detach(token)
+        call.fail(exc)
+        raise
+    _detach(token)
+    return call.finish(result)
+
+
+async def run_async(call: Call, wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """As run_sync, for an ``async def`` request."""
+    token = _attach(call.context)
+    try:
+        result = await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _detach(token)
+        call.fail(exc)
+        raise
+    _detach(token)
+    return call.finish(result)
+
+
 def sync_wrapper(endpoint: Endpoint) -> Callable[[Patch], Callable[..., Any]]:
     """The wrapt wrapper factory for a sync API method; when off it is one read and a direct call."""
     def factory(record: Patch) -> Callable[..., Any]:
@@ -298,15 +324,7 @@ def sync_wrapper(endpoint: Endpoint) -> Callable[[Patch], Callable[..., Any]]:
             call = begin(tel, endpoint, instance, kwargs)
             if call is None:
                 return wrapped(*args, **kwargs)
-            token = _attach(call.context)
-            try:
-                result = wrapped(*args, **call.kwargs)
-            except BaseException as exc:
-                _detach(token)
-                call.fail(exc)
-                raise
-            _detach(token)
-            return call.finish(result)
+            return run_sync(call, wrapped, args, call.kwargs)
 
         return wrapper
 
@@ -325,15 +343,7 @@ def async_wrapper(endpoint: Endpoint) -> Callable[[Patch], Callable[..., Any]]:
                 call = begin(tel, endpoint, instance, kwargs) if tel is not None else None
                 if call is None:
                     return await wrapped(*args, **kwargs)
-                token = _attach(call.context)
-                try:
-                    result = await wrapped(*args, **call.kwargs)
-                except BaseException as exc:
-                    _detach(token)
-                    call.fail(exc)
-                    raise
-                _detach(token)
-                return call.finish(result)
+                return await run_async(call, wrapped, args, call.kwargs)
 
             return run()
 

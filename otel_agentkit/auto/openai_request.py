@@ -25,10 +25,8 @@ from opentelemetry import context as otel_context
 from .. import diagnostics
 from ..instrument import telemetry as _state
 from ._common import AUTO_KEY, Patch
-from .calls import Endpoint, begin
+from .calls import Endpoint, begin, run_async, run_sync
 
-_attach = otel_context.attach
-_detach = otel_context.detach
 _get_value = otel_context.get_value
 
 
@@ -94,15 +92,7 @@ def sync_request_wrapper(paths: Mapping[str, Endpoint]) -> Callable[[Patch], Cal
             call = begin(tel, *found) if found is not None else None
             if call is None:
                 return wrapped(*args, **kwargs)
-            token = _attach(call.context)
-            try:
-                result = wrapped(*args, **kwargs)  # the request as the caller made it (call.kwargs is a view)
-            except BaseException as exc:
-                _detach(token)
-                call.fail(exc)
-                raise
-            _detach(token)
-            return call.finish(result)
+            return run_sync(call, wrapped, args, kwargs)  # the request as the caller made it (call.kwargs is a view)
 
         return wrapper
 
@@ -124,15 +114,7 @@ def async_request_wrapper(paths: Mapping[str, Endpoint]) -> Callable[[Patch], Ca
                 call = begin(tel, *found) if tel is not None else None
                 if call is None:
                     return await wrapped(*args, **kwargs)
-                token = _attach(call.context)
-                try:
-                    result = await wrapped(*args, **kwargs)
-                except BaseException as exc:
-                    _detach(token)
-                    call.fail(exc)
-                    raise
-                _detach(token)
-                return call.finish(result)
+                return await run_async(call, wrapped, args, kwargs)
 
             return run()
 

@@ -183,7 +183,9 @@ def main() -> None:
     stats = ReadStats()
     spans = [s for s in iter_spans(directory, stats=stats) if s.start_ns >= started]
     print(f"\nLocal telemetry: {directory} ({len(spans)} spans from this run, {stats.corrupt} corrupt lines)")
-    first_workflow = min((s for s in spans if s.name.startswith("invoke_workflow")), key=lambda s: s.start_ns)
+    # A workflow's span is an invoke_agent span whose operation is invoke_workflow (GenAI conventions v0.1.0).
+    first_workflow = min((s for s in spans if s.attributes.get("gen_ai.operation.name") == "invoke_workflow"),
+                         key=lambda s: s.start_ns)
     print("\nTrace of the first ticket:")
     print_trace_tree(spans, first_workflow.trace_id)
     # The usage report is the agentkit command's, over the same files (this run only).

@@ -52,6 +52,8 @@ ENV_CONTENT_MAX_LENGTH = "AGENTKIT_CONTENT_MAX_LENGTH"
 ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"  # the span one wins, as in OTel
 ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
 ENV_LEGACY_METRICS = "AGENTKIT_LEGACY_METRICS"
+ENV_SEMCONV = "AGENTKIT_SEMCONV"  # v0.1.0 | pre-release | both
+ENV_SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"  # gen_ai_latest_experimental[/dup]
 ENV_PRICING_FILE = "AGENTKIT_PRICING_FILE"
 ENV_USER_ID_SALT = "AGENTKIT_USER_ID_SALT"
 
@@ -235,7 +237,8 @@ class Settings:
     capture_content: ContentCapture = ContentCapture.NO_CONTENT
     content_max_length: int = 16384
     attribute_value_length_limit: int | None = None  # None: the recorder's default (instrument/bounds.py)
-    legacy_metrics: bool = True
+    legacy_metrics: bool = False  # adds gen_ai.client.operation.duration / gen_ai.client.token.usage
+    semconv: str = "v0.1.0"  # v0.1.0 | pre-release | both (see parse_semconv)
     home: Path = field(default_factory=default_home)
     exporters: tuple[Any, ...] = ("jsonl",)
     metric_exporters: tuple[Any, ...] = ("jsonl",)
@@ -243,6 +246,56 @@ class Settings:
     pricing: Any = None  # path or mapping; None means the bundled table only
     user_id_salt: str | None = None
     redact: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+
+
+SEMCONV_MODES = ("v0.1.0", "pre-release", "both")
+_OPT_IN = {"gen_ai_latest_experimental": "v0.1.0", "gen_ai_latest_experimental/dup": "both"}
+_warned: set[tuple[str, str]] = set()
+
+
+def parse_semconv(setting: str, value: object) -> str:
+    """The ``semconv`` keyword: one of v0.1.0, pre-release, both."""
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text in ("0.1.0", "v0.1.0", "latest"):
+        return "v0.1.0"
+    if text in SEMCONV_MODES:
+        return text  # type: ignore[return-value]
+    raise ConfigError(setting, value, "expected one of " + ", ".join(SEMCONV_MODES))
+
+
+def _warn_once(name: str, value: str, why: str) -> None:
+    if (name, value) in _warned:
+        return
+    _warned.add((name, value))
+    import logging
+
+    logging.getLogger("otel_agentkit").warning("otel_agentkit: ignoring %s=%r (%s); using %s", name, value, why,
+                                               SEMCONV_MODES[0])
+
+
+def semconv_from_env(env: Mapping[str, str]) -> str | None:
+    """The ``semconv`` choice from the environment, or None when it makes none. AGENTKIT_SEMCONV wins over
+    OTEL_SEMCONV_STABILITY_OPT_IN (whose ``gen_ai_latest_experimental`` means v0.1.0 and
+    ``gen_ai_latest_experimental/dup`` both, as the transition plans' ``/dup`` values do). A bad value warns
+    once and is ignored."""
+    raw = env.get(ENV_SEMCONV)
+    if raw not in (None, ""):
+        try:
+            return parse_semconv(ENV_SEMCONV, raw)
+        except ConfigError:
+            _warn_once(ENV_SEMCONV, raw, "expected one of " + ", ".join(SEMCONV_MODES))  # type: ignore[arg-type]
+            return None
+    raw = env.get(ENV_SEMCONV_OPT_IN)
+    if not raw:
+        return None
+    chosen = None
+    for token in (t.strip().lower() for t in raw.split(",")):
+        if token in _OPT_IN:
+            if chosen != "both":  # /dup wins when both are listed
+                chosen = _OPT_IN[token]
+        elif token.startswith("gen_ai"):
+            _warn_once(ENV_SEMCONV_OPT_IN, token, "unknown gen_ai value")
+    return chosen
 
 
 def _exporter_list(setting: str, value: object) -> tuple[Any, ...]:
@@ -261,7 +314,7 @@ def load_settings(**kwargs: Any) -> Settings:
         "disabled", "service_name", "resource_attributes", "capture_content", "content_max_length",
         "attribute_value_length_limit",
         "legacy_metrics", "home", "exporters", "metric_exporters", "metric_export_interval_ms", "pricing",
-        "user_id_salt", "redact",
+        "user_id_salt", "redact", "semconv",
     }
     for key in kwargs:
         if key not in known:
@@ -293,6 +346,10 @@ def load_settings(**kwargs: Any) -> Settings:
         values["attribute_value_length_limit"] = parse_positive_int(*got)
     if (got := pick("legacy_metrics", ENV_LEGACY_METRICS)) is not None:
         values["legacy_metrics"] = parse_bool(*got)
+    if kwargs.get("semconv") is not None:
+        values["semconv"] = parse_semconv("semconv", kwargs["semconv"])
+    elif (mode := semconv_from_env(env)) is not None:
+        values["semconv"] = mode
     if kwargs.get("home") is not None:
         home = kwargs["home"]
         if not isinstance(home, (str, os.PathLike)) or not str(os.fspath(home)).strip():

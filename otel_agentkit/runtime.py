@@ -72,7 +72,8 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
          home: Any = None, pricing: Any = None, user_id_salt: str | None = None, redact: Any = None,
          resource_attributes: Any = None, metric_export_interval_ms: int | None = None,
          disabled: bool | None = None, tracer_provider: Any = None, meter_provider: Any = None,
-         logger_provider: Any = None, alerts: Any = None, auto_instrument: Any = None) -> bool:
+         logger_provider: Any = None, alerts: Any = None, auto_instrument: Any = None,
+         semconv: str | None = None) -> bool:
     """Start recording. Keyword arguments override the OTEL_* / AGENTKIT_* environment.
 
     Idempotent: a second call while active does nothing and returns False. Returns True when recording
@@ -82,7 +83,9 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
     in-process alert rules: True (the rules in the data directory), a rules file, a list of rules, or a
     mapping of options (see ``otel_agentkit.alerts.setup``). ``auto_instrument`` traces LLM client
     libraries without code changes: True for every supported one installed, or a list of names
-    (``"openai"``, ``"anthropic"``); shutdown() puts their original methods back.
+    (``"openai"``, ``"anthropic"``); shutdown() puts their original methods back. ``semconv`` picks the GenAI
+    names emitted: ``"v0.1.0"`` (default), ``"pre-release"`` (the names emitted before it) or ``"both"``
+    (also from AGENTKIT_SEMCONV or OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental[/dup]).
     Raises ConfigError for a bad setting, naming it and its value.
     """
     global _wiring, _atexit_registered
@@ -95,7 +98,7 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
             capture_content=capture_content, content_max_length=content_max_length,
             legacy_metrics=legacy_metrics, home=home, pricing=pricing, user_id_salt=user_id_salt, redact=redact,
             resource_attributes=resource_attributes, metric_export_interval_ms=metric_export_interval_ms,
-            disabled=disabled)
+            disabled=disabled, semconv=semconv)
         if settings.disabled:
             return False
         pricing_table = Pricing(settings.pricing)  # validate before anything is wired
@@ -121,11 +124,12 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
                 raise
             if handle is not None:
                 wiring.extras.append(handle)
-        tracer = wiring.tracer_provider.get_tracer(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
-        meter = wiring.meter_provider.get_meter(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
+        schema = sc.schema_url(settings.semconv)
+        tracer = wiring.tracer_provider.get_tracer(sc.SCOPE_NAME, __version__, schema_url=schema)
+        meter = wiring.meter_provider.get_meter(sc.SCOPE_NAME, __version__, schema_url=schema)
         logger = None
         if wiring.logger_provider is not None:
-            logger = wiring.logger_provider.get_logger(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL)
+            logger = wiring.logger_provider.get_logger(sc.SCOPE_NAME, __version__, schema_url=schema)
         configure_salt(settings.user_id_salt, settings.home)
         tel = Telemetry(settings, tracer, meter, logger, pricing_table)
         for extra in wiring.extras:

@@ -1,6 +1,8 @@
 """Every span name, attribute, metric name, unit and bucket list this SDK emits, in one place.
 
-Follows the GenAI semantic conventions (development status) as pinned in SCHEMA_URL. The constants shipped
+Follows semantic-conventions-genai v0.1.0 (development status; depends on semantic-conventions v1.45.0) by
+default; the names emitted before that release (the "pre-release" set) stay available behind the ``semconv``
+setting (see config.py) and are marked "pre-release" below. The constants shipped
 in ``opentelemetry-semantic-conventions`` are deprecated for GenAI and lag the text, so the names live here.
 Nothing else in the package spells an attribute name as a string literal.
 """
@@ -9,7 +11,21 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_URL: Final = "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev"
+# v0.1.0 publishes no schema URL (the repository's README says "Schema URL: TODO"), so none is set under it;
+# the pre-release set keeps the development URL it was emitted with.
+SCHEMA_URL: Final = None
+SCHEMA_URL_PRE_RELEASE: Final = "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev"
+
+# Which names are emitted (the ``semconv`` setting).
+SEMCONV_V010: Final = "v0.1.0"
+SEMCONV_PRE_RELEASE: Final = "pre-release"
+SEMCONV_BOTH: Final = "both"
+SEMCONV_MODES: Final = (SEMCONV_V010, SEMCONV_PRE_RELEASE, SEMCONV_BOTH)
+
+
+def schema_url(mode: str) -> str | None:
+    """The schema URL for a ``semconv`` mode (None under v0.1.0, which gives none)."""
+    return SCHEMA_URL_PRE_RELEASE if mode == SEMCONV_PRE_RELEASE else SCHEMA_URL
 SCOPE_NAME: Final = "otel_agentkit"
 
 # --- operations (gen_ai.operation.name values) ---------------------------------------------------------
@@ -50,7 +66,8 @@ GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
 GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
 GEN_AI_AGENT_DESCRIPTION: Final = "gen_ai.agent.description"
-GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"
+GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"  # pre-release only (v0.1.0: gen_ai.agent.name)
+GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
@@ -58,8 +75,11 @@ GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
 GEN_AI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"
-GEN_AI_INVOCATION_IS_NESTED: Final = "gen_ai.invocation.is_nested"
+GEN_AI_INVOCATION_IS_NESTED: Final = "gen_ai.invocation.is_nested"  # pre-release only (an invented name)
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"  # legacy gen_ai.client.token.usage only
+GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"  # required on the usage counters
+MODALITY_TEXT: Final = "text"
+MODALITY_UNKNOWN: Final = "unknown"
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
 
@@ -69,6 +89,8 @@ GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
 GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 EVENT_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"
+EVENT_INFERENCE_EXCEPTION: Final = "gen_ai.client.inference.exception"  # v0.1.0 (log event, severity WARN)
+EVENT_SPAN_EXCEPTION: Final = "exception"  # the span event every OTel backend reads
 
 # Evaluation (feedback) event.
 EVENT_EVALUATION_RESULT: Final = "gen_ai.evaluation.result"
@@ -89,7 +111,12 @@ AGENTKIT_COST_USD: Final = "agentkit.cost.usd"
 AGENTKIT_SAMPLING_RATIO: Final = "agentkit.sampling.ratio"  # the sampler's ratio when below 1: totals are estimates
 AGENTKIT_STAGE: Final = "agentkit.stage"
 AGENTKIT_TIER: Final = "agentkit.tier"
-AGENTKIT_PROMPT_NAME: Final = "agentkit.prompt.name"
+AGENTKIT_PROMPT_NAME: Final = "agentkit.prompt.name"  # pre-release (v0.1.0: gen_ai.prompt.name)
+# Inherited by every span below a workflow / an agent (v0.1.0 has no workflow attribute for child spans, and
+# allows gen_ai.agent.name only on agent spans); readers fall back to gen_ai.workflow.name / gen_ai.agent.name.
+AGENTKIT_WORKFLOW_NAME: Final = "agentkit.workflow.name"
+AGENTKIT_AGENT_NAME: Final = "agentkit.agent.name"
+AGENTKIT_AGENT_ID: Final = "agentkit.agent.id"  # agent(id=...) under v0.1.0 (gen_ai.agent.id left internal spans)
 AGENTKIT_PROMPT_FORMAT: Final = "agentkit.prompt.format"
 AGENTKIT_RETRIES: Final = "agentkit.retries"
 AGENTKIT_PARSE_SUCCESS: Final = "agentkit.parse.success"
@@ -109,6 +136,7 @@ TOKEN_BUCKETS: Final = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )
 INVOCATION_BUCKETS: Final = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
+CALLS_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # calls per agent run
 
 METRIC_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
 METRIC_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.inference.time_to_first_chunk"
@@ -116,9 +144,21 @@ METRIC_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.inference.time_per_output_c
 METRIC_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_tokens"
 METRIC_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"
 METRIC_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
-METRIC_INVOCATION_DURATION: Final = "gen_ai.invocation.duration"
+METRIC_USAGE_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.input_tokens"  # counters, {token}
+METRIC_USAGE_OUTPUT_TOKENS: Final = "gen_ai.client.inference.usage.output_tokens"
+METRIC_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.cache_read.input_tokens"
+METRIC_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.cache_write.input_tokens"
+METRIC_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.client.inference.usage.reasoning.output_tokens"
+METRIC_EMBEDDINGS_DURATION: Final = "gen_ai.client.embeddings.duration"
+METRIC_EMBEDDINGS_INPUT_TOKENS: Final = "gen_ai.client.embeddings.operation.input_tokens"
+METRIC_INVOKE_AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"  # agents and workflows
+METRIC_INVOKE_AGENT_INFERENCE_CALLS: Final = "gen_ai.invoke_agent.inference_calls"  # per run
+METRIC_INVOKE_AGENT_TOOL_CALLS: Final = "gen_ai.invoke_agent.tool_calls"  # per run
+METRIC_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"  # generic operations (retrieval)
+UNIT_CALLS: Final = "{call}"
+METRIC_INVOCATION_DURATION: Final = "gen_ai.invocation.duration"  # pre-release only
 METRIC_LEGACY_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
-METRIC_LEGACY_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+METRIC_LEGACY_TOKEN_USAGE: Final = "gen_ai.client.token.usage"  # pre-release only
 METRIC_COST: Final = "agentkit.cost"
 UNIT_SECONDS: Final = "s"
 UNIT_TOKENS: Final = "{token}"

@@ -17,7 +17,7 @@ def test_example_agent_runs_offline_and_reports(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Trace of the first ticket:" in out
-    assert "invoke_workflow support-ticket" in out and "chat claude-sonnet-4-5" in out
+    assert "invoke_agent support-ticket" in out and "chat claude-sonnet-4-5" in out
     assert "agentkit usage stats --by model" in out and "by model" in out
     table = out[out.index("$ agentkit usage stats"):]
     assert "claude-sonnet-4-5" in table and "gpt-4o-mini" in table and "text-embedding-3-small" not in table

@@ -115,7 +115,7 @@ class Feedback:
         entry_id = self.store.append(_stream(workflow, stage, tier), encode("feedback", record),
                                      max_len=self.max_samples, min_ms=int((now - self.retention) * 1000))
         t = self.telemetry
-        dims = {semconv.GEN_AI_WORKFLOW_NAME: workflow, semconv.AGENTKIT_STAGE: stage, semconv.AGENTKIT_TIER: tier}
+        dims = {semconv.AGENTKIT_WORKFLOW_NAME: workflow, semconv.AGENTKIT_STAGE: stage, semconv.AGENTKIT_TIER: tier}
         t.record(t.feedback_score, score, dims)
         if trace_id is not None:
             attrs: dict[str, Any] = {semconv.GEN_AI_EVALUATION_NAME: name,

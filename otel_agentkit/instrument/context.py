@@ -1,5 +1,8 @@
 """Attributes that nested spans inherit (workflow, agent, stage, tier, user, conversation, prompt).
 
+Inherited names are the v0.1.0 ones (agentkit.workflow.name, agentkit.agent.name, gen_ai.prompt.name); the
+recorder writes them under their pre-release names when the ``semconv`` setting asks for those.
+
 They travel in the OpenTelemetry Context itself, under one key, so whatever carries OTel context (threads
 via :func:`bind_context`, asyncio tasks, generators) carries them too, and every span the recorder makes
 below a block gets them without joining spans later.
@@ -25,6 +28,7 @@ from .content import MASK, is_secret_key, mask_secrets
 
 INHERITED_KEY = otel_context.create_key("agentkit-inherited")
 CURRENT_KEY = otel_context.create_key("agentkit-current-invocation")
+AGENT_RUN_KEY = otel_context.create_key("agentkit-agent-run")  # the innermost agent / workflow invocation
 
 _EMPTY: Mapping[str, Any] = {}
 T = TypeVar("T")
@@ -108,10 +112,10 @@ _NAMED = {
     "stage": semconv.AGENTKIT_STAGE,
     "tier": semconv.AGENTKIT_TIER,
     "conversation_id": semconv.GEN_AI_CONVERSATION_ID,
-    "prompt_name": semconv.AGENTKIT_PROMPT_NAME,
+    "prompt_name": semconv.GEN_AI_PROMPT_NAME,
     "prompt_format": semconv.AGENTKIT_PROMPT_FORMAT,
-    "workflow": semconv.GEN_AI_WORKFLOW_NAME,
-    "agent": semconv.GEN_AI_AGENT_NAME,
+    "workflow": semconv.AGENTKIT_WORKFLOW_NAME,
+    "agent": semconv.AGENTKIT_AGENT_NAME,
 }
 
 

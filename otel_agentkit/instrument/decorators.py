@@ -57,14 +57,18 @@ class Operation:
         inherit = dict(self.inherit) if self.inherit else None
         if self._target_attr:
             attrs[self._target_attr] = target
-            if inherit is not None:
-                inherit[self._target_attr] = target
+            if inherit is not None:  # the name spans below inherit (agentkit.agent.name / .workflow.name)
+                for key in (sc.AGENTKIT_AGENT_NAME, sc.AGENTKIT_WORKFLOW_NAME):
+                    if key in inherit:
+                        inherit[key] = target
         return Operation(self.category, self.operation, target, self.kind, attrs, inherit, self._target_attr)
 
     def begin(self, tel: _state.Telemetry, parent: otel_context.Context | None = None) -> Invocation | None:
         """A started Invocation, or None if the SDK failed to start one (reported; the call goes on)."""
         try:
-            inv = Invocation(tel, self.category, self.operation, sc.span_name(self.operation, self.target),
+            # v0.1.0: a workflow is an invoke_agent span (its operation name stays invoke_workflow)
+            named = sc.OP_INVOKE_AGENT if self.category == WORKFLOW and tel.new else self.operation
+            inv = Invocation(tel, self.category, self.operation, sc.span_name(named, self.target),
                              self.kind, self.attributes)
             return inv.start(parent, inherit=self.inherit)
         except Exception as exc:
@@ -452,12 +456,19 @@ def llm(func: Any = None, /, *, provider: str | None = None, model: str | None =
 
 
 def embedding(func: Any = None, /, *, provider: str | None = None, model: str | None = None,
-              server_address: str | None = None, server_port: int | None = None) -> Any:
-    """An embeddings call (span ``embeddings {model}``, CLIENT)."""
+              server_address: str | None = None, server_port: int | None = None,
+              encoding_formats: Any = None) -> Any:
+    """An embeddings call (span ``embeddings {model}``, CLIENT). ``encoding_formats``: a name or a list
+    (``gen_ai.request.encoding_formats``, e.g. ``["float"]``)."""
+    formats = None
+    if encoding_formats is not None:
+        formats = [encoding_formats] if isinstance(encoding_formats, str) else [str(f) for f in encoding_formats]
+
     def make() -> Operation:
         return Operation(EMBEDDINGS, sc.OP_EMBEDDINGS, model, SpanKind.CLIENT, {
             sc.GEN_AI_OPERATION_NAME: sc.OP_EMBEDDINGS, sc.GEN_AI_PROVIDER_NAME: provider,
-            sc.GEN_AI_REQUEST_MODEL: model, sc.SERVER_ADDRESS: server_address, sc.SERVER_PORT: server_port})
+            sc.GEN_AI_REQUEST_MODEL: model, sc.SERVER_ADDRESS: server_address, sc.SERVER_PORT: server_port,
+            sc.GEN_AI_REQUEST_ENCODING_FORMATS: formats})
 
     return _factory(make, func, None)
 
@@ -489,24 +500,30 @@ def tool(func: Any = None, /, *, name: str | None = None, call_id: str | None = 
 
 def agent(func: Any = None, /, *, name: str | None = None, description: str | None = None,
           id: str | None = None, conversation_id: str | None = None) -> Any:
-    """An agent invocation (span ``invoke_agent {name}``, INTERNAL); spans below it carry the agent name."""
+    """An agent invocation (span ``invoke_agent {name}``, INTERNAL); spans below it carry the agent name
+    (``agentkit.agent.name``; ``gen_ai.agent.name`` under the pre-release names). ``id`` goes to
+    ``agentkit.agent.id`` (v0.1.0 removed gen_ai.agent.id from in-process agent spans)."""
     def make(name: str | None = name) -> Operation:
-        inherit = {sc.GEN_AI_AGENT_NAME: name}
+        inherit = {sc.AGENTKIT_AGENT_NAME: name}
         if conversation_id is not None:
             inherit[sc.GEN_AI_CONVERSATION_ID] = conversation_id
-        return Operation(AGENT, sc.OP_INVOKE_AGENT, name, SpanKind.INTERNAL, {
+        op = Operation(AGENT, sc.OP_INVOKE_AGENT, name, SpanKind.INTERNAL, {
             sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT, sc.GEN_AI_AGENT_NAME: name,
-            sc.GEN_AI_AGENT_DESCRIPTION: description, sc.GEN_AI_AGENT_ID: id,
+            sc.GEN_AI_AGENT_DESCRIPTION: description, sc.AGENTKIT_AGENT_ID: id,
             sc.GEN_AI_CONVERSATION_ID: conversation_id}, inherit=inherit, target_attr=sc.GEN_AI_AGENT_NAME)
+        return op
 
     return _factory(make, func, "name")
 
 
 def workflow(func: Any = None, /, *, name: str | None = None) -> Any:
-    """A workflow (span ``invoke_workflow {name}``, INTERNAL); spans below it carry the workflow name."""
+    """A workflow: an invoke_agent INTERNAL span (``invoke_agent {name}``) whose gen_ai.operation.name is
+    ``invoke_workflow`` and whose name is in gen_ai.agent.name (v0.1.0); spans below it carry
+    ``agentkit.workflow.name``. Under the pre-release names: span ``invoke_workflow {name}`` with
+    gen_ai.workflow.name, inherited."""
     def make(name: str | None = name) -> Operation:
         return Operation(WORKFLOW, sc.OP_INVOKE_WORKFLOW, name, SpanKind.INTERNAL, {
-            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW, sc.GEN_AI_WORKFLOW_NAME: name},
-            inherit={sc.GEN_AI_WORKFLOW_NAME: name}, target_attr=sc.GEN_AI_WORKFLOW_NAME)
+            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW, sc.GEN_AI_AGENT_NAME: name},
+            inherit={sc.AGENTKIT_WORKFLOW_NAME: name}, target_attr=sc.GEN_AI_AGENT_NAME)
 
     return _factory(make, func, "name")

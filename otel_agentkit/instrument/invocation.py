@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from .. import diagnostics, semconv as sc
 from . import bounds, responses
 from .content import MASK, is_secret_key, mask_secrets
-from .context import CURRENT_KEY, INHERITED_KEY
+from .context import AGENT_RUN_KEY, CURRENT_KEY, INHERITED_KEY
 from .metrics import AGENT, EMBEDDINGS, INFERENCE, RETRIEVAL, TOOL, WORKFLOW, Ended
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # record() keywords that are span attributes as they are.
 _RECORD_ATTRS = {
-    "prompt_name": sc.AGENTKIT_PROMPT_NAME,
+    "prompt_name": sc.GEN_AI_PROMPT_NAME,
     "prompt_format": sc.AGENTKIT_PROMPT_FORMAT,
     "retries": sc.AGENTKIT_RETRIES,
     "parse_success": sc.AGENTKIT_PARSE_SUCCESS,
@@ -64,6 +64,53 @@ _COUNT_ATTRS = {
 }
 _MAX_COUNT = bounds.MAX_COUNT
 
+# v0.1.0 name -> the pre-release name it replaced (written instead under semconv=pre-release, as well under
+# both). Callers always speak v0.1.0; the translation happens once, here.
+_PRE_RENAMES = (
+    (sc.AGENTKIT_WORKFLOW_NAME, sc.GEN_AI_WORKFLOW_NAME),
+    (sc.AGENTKIT_AGENT_NAME, sc.GEN_AI_AGENT_NAME),
+    (sc.GEN_AI_PROMPT_NAME, sc.AGENTKIT_PROMPT_NAME),
+    (sc.AGENTKIT_AGENT_ID, sc.GEN_AI_AGENT_ID),
+)
+_TOP_K = sc.GEN_AI_REQUEST_TOP_K
+_CHOICES = sc.GEN_AI_REQUEST_CHOICE_COUNT
+
+
+def to_pre_release(attrs: Mapping[str, Any], workflow: bool, keep_new: bool) -> dict[str, Any]:
+    """``attrs`` with the pre-release names (a workflow's name in gen_ai.workflow.name, the inherited agent
+    name in gen_ai.agent.name, ...); ``keep_new`` keeps the v0.1.0 names too (semconv=both). A name the
+    span sets itself wins over an inherited one."""
+    out = dict(attrs)
+    if workflow:
+        name = out.get(sc.GEN_AI_AGENT_NAME) if keep_new else out.pop(sc.GEN_AI_AGENT_NAME, None)
+        if name is not None:
+            out[sc.GEN_AI_WORKFLOW_NAME] = name
+    for new, old in _PRE_RENAMES:
+        if new in out:
+            value = out[new] if keep_new else out.pop(new)
+            out.setdefault(old, value)
+    return out
+
+
+def v010_request(attrs: dict[str, Any]) -> dict[str, Any]:
+    """v0.1.0 request attribute rules: gen_ai.request.top_k is an int; gen_ai.request.choice.count only
+    when it is not 1. Returns ``attrs`` itself when nothing changes (the common case), else a copy."""
+    top_k = attrs.get(_TOP_K)
+    drop_choices = attrs.get(_CHOICES) == 1
+    if (top_k is None or type(top_k) is int) and not drop_choices:
+        return attrs
+    out = dict(attrs)
+    if drop_choices:
+        del out[_CHOICES]
+    if top_k is not None and type(top_k) is not int:
+        try:
+            out[_TOP_K] = int(round(float(top_k)))
+            if isinstance(top_k, bool):
+                raise ValueError(top_k)
+        except (TypeError, ValueError, OverflowError):
+            del out[_TOP_K]
+    return out
+
 
 def error_type(exc: BaseException) -> str:
     """The exception's fully qualified type name (builtins without a module), as error.type wants."""
@@ -83,7 +130,7 @@ class Invocation:
         "_last_chunk", "_intervals", "_chunks", "_ended", "_token", "response_model", "response_id",
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
         "finish_reasons", "input_messages", "output_messages", "system_instructions", "tool_definitions",
-        "embedding_dimensions", "_extra", "_error_type", "_cost_usd", "_nested", "owner",
+        "embedding_dimensions", "_extra", "_error_type", "_cost_usd", "_nested", "owner", "_run", "_calls",
     )
 
     def __init__(self, tel: Telemetry, category: str, operation: str, name: str, kind: SpanKind,
@@ -114,6 +161,8 @@ class Invocation:
         self._cost_usd: float | None = None
         self._nested = False
         self.owner: object = None  # the Operation whose ``with`` block started it
+        self._run: Invocation | None = None  # the enclosing agent / workflow run, which counts this call
+        self._calls: list[int] | None = None  # an agent / workflow run: [inference calls, tool calls] below it
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     def start(self, parent: otel_context.Context | None = None, start_time_ns: int | None = None,
@@ -124,10 +173,19 @@ class Invocation:
         base = ctx.get(INHERITED_KEY)
         if base:
             attrs = {**base, **self.attributes}
-            self._nested = sc.GEN_AI_AGENT_NAME in base or sc.GEN_AI_WORKFLOW_NAME in base
+            self._nested = sc.AGENTKIT_AGENT_NAME in base or sc.AGENTKIT_WORKFLOW_NAME in base
         else:
             attrs = self.attributes
-        limit = self._tel.value_limit
+        tel = self._tel
+        cat = self.category
+        if tel.new:
+            attrs = v010_request(attrs)
+        if tel.old:
+            attrs = to_pre_release(attrs, cat == WORKFLOW, tel.new)
+        run = ctx.get(AGENT_RUN_KEY)
+        if run is not None:
+            self._run = run
+        limit = tel.value_limit
         attrs = self.attributes = bounds.bounded(attrs, limit)  # type: ignore[assignment]
         if len(self.name) > limit:
             self.name = bounds.clip(self.name, limit)
@@ -135,6 +193,9 @@ class Invocation:
         self.span = span
         entries = dict(trace.set_span_in_context(span, ctx))
         entries[CURRENT_KEY] = self
+        if cat == AGENT or cat == WORKFLOW:
+            self._calls = [0, 0]
+            entries[AGENT_RUN_KEY] = self
         if inherit:
             entries[INHERITED_KEY] = {**base, **inherit} if base else inherit
         if values:
@@ -286,7 +347,7 @@ class Invocation:
             if exc is not None:
                 self._error_type = error_type(exc)
                 span.set_status(Status(StatusCode.ERROR, mask_secrets(_safe_str(exc))[:1024]))
-                _record_exception(span, exc, self._tel.value_limit)
+                _record_exception(self, span, exc, self._tel.value_limit)
             elif self._error_type is not None:
                 span.set_status(Status(StatusCode.ERROR, self._error_type))
             if self._error_type is not None:
@@ -301,10 +362,22 @@ class Invocation:
             diagnostics.report("span.end", sdk_exc)
         try:
             cost = self._cost_usd
+            cat = self.category
+            run = self._run
+            if run is not None:  # count this call in the enclosing agent run (a nested run: all its calls)
+                counts = run._calls
+                if cat == INFERENCE:
+                    counts[0] += 1  # type: ignore[index]
+                elif cat == TOOL:
+                    counts[1] += 1  # type: ignore[index]
+                elif self._calls is not None:
+                    counts[0] += self._calls[0]  # type: ignore[index]
+                    counts[1] += self._calls[1]  # type: ignore[index]
             self._tel.metrics.enqueue(tuple.__new__(Ended, (  # positional, without NamedTuple's Python __new__
-                self.category, duration, self.attributes, self._error_type, self.response_model, self._nested,
-                self.input_tokens or 0, self.output_tokens or 0, cost, self._model() if cost is not None else None,
-                self._first_chunk, self._intervals)))
+                cat, duration, self.attributes, self._error_type, self.response_model, self._nested,
+                self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens,
+                self.reasoning_tokens, cost, self._model() if cost is not None else None,
+                self._first_chunk, self._intervals, self._calls)))
         except Exception as sdk_exc:
             diagnostics.report("invocation.metrics", sdk_exc)
         # The context holds this invocation (current_call() finds it there): let go of it, so that the two
@@ -348,7 +421,13 @@ class Invocation:
             if self._tel.capturing:
                 self._tel.content_attributes(self, final)
         if self._extra:
-            final.update(self._extra)
+            extra = self._extra
+            tel = self._tel
+            if tel.new:
+                extra = v010_request(extra)
+            if tel.old:
+                extra = to_pre_release(extra, False, tel.new)
+            final.update(extra)
         return final
 
     def _model(self) -> str | None:
@@ -364,15 +443,19 @@ class Invocation:
         return cost
 
 
-def _record_exception(span: trace.Span, exc: BaseException, limit: int) -> None:
-    """The exception event (as Span.record_exception makes it), with secrets masked in the message and the
-    stack trace, values within the length limit, and built here because record_exception calls str() on
-    the exception unguarded."""
+def _record_exception(inv: Invocation, span: trace.Span, exc: BaseException, limit: int) -> None:
+    """The span's exception event (as Span.record_exception makes it), with secrets masked in the message
+    and the stack trace, values within the length limit, and built here because record_exception calls
+    str() on the exception unguarded. A failed inference also gets v0.1.0's gen_ai.client.inference.exception
+    log event."""
     stack = mask_secrets("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    span.add_event("exception", bounds.bounded({"exception.type": error_type(exc),
-                                                "exception.message": mask_secrets(_safe_str(exc)),
-                                                "exception.stacktrace": stack, "exception.escaped": "True"},
-                                               limit))
+    attrs = bounds.bounded({"exception.type": error_type(exc), "exception.message": mask_secrets(_safe_str(exc)),
+                            "exception.stacktrace": stack, "exception.escaped": "True"}, limit)
+    span.add_event(sc.EVENT_SPAN_EXCEPTION, attrs)
+    tel = inv._tel
+    if tel.new and inv.category == INFERENCE:
+        tel.exception_event(inv, exc, attrs["exception.type"], attrs["exception.message"],
+                            attrs["exception.stacktrace"])
 
 
 def _safe_str(exc: BaseException) -> str:

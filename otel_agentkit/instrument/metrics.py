@@ -11,8 +11,12 @@ the GIL for tens of milliseconds, and an application thread whose socket read ha
 it (up to the 5 ms switch interval at a time). So while the queue is short the worker records one call
 and sleeps a moment, which leaves the GIL free whenever the application wants it, and most of the work
 falls into the application's own waits on I/O; a backlog (a tight loop of calls) is drained at full speed.
-Costs are summed per attribute set and added to the counter once per drain: a sum is the same however it
-is added up.
+Costs and the gen_ai.client.inference.usage.* token counters are summed per attribute set and added to
+their counters once per drain: a sum is the same however it is added up.
+
+Which instruments exist follows the ``semconv`` setting: v0.1.0 (default), the pre-release set (the names
+emitted before it: gen_ai.invocation.duration with gen_ai.invocation.is_nested, gen_ai.client.token.usage,
+gen_ai.client.operation.duration for inference, embeddings in the inference metrics), or both.
 """
 
 from __future__ import annotations
@@ -37,14 +41,19 @@ PAUSE_S = 0.0001  # the worker's pause between calls while the queue is short
 INFERENCE, EMBEDDINGS, RETRIEVAL, TOOL, AGENT, WORKFLOW = (
     "inference", "embeddings", "retrieval", "tool", "agent", "workflow")
 
+_CLIENT_KEYS = (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.SERVER_ADDRESS,
+                sc.SERVER_PORT)
+# v0.1.0 metric attributes, picked from the span's start attributes.
 _METRIC_KEYS = {
-    INFERENCE: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.SERVER_ADDRESS,
-                sc.SERVER_PORT),
-    TOOL: (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE, sc.GEN_AI_AGENT_NAME),
-    AGENT: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME),
+    INFERENCE: _CLIENT_KEYS, EMBEDDINGS: _CLIENT_KEYS, RETRIEVAL: _CLIENT_KEYS,
+    TOOL: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE),
+    AGENT: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME),
+    WORKFLOW: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME),
 }
-_METRIC_KEYS[EMBEDDINGS] = _METRIC_KEYS[RETRIEVAL] = _METRIC_KEYS[INFERENCE]
-_METRIC_KEYS[WORKFLOW] = _METRIC_KEYS[AGENT]
+# The pre-release ones.
+_PRE_KEYS = dict(_METRIC_KEYS)
+_PRE_KEYS[TOOL] = (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE, sc.GEN_AI_AGENT_NAME)
+_PRE_KEYS[AGENT] = _PRE_KEYS[WORKFLOW] = (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME)
 
 
 class Ended(NamedTuple):
@@ -58,20 +67,27 @@ class Ended(NamedTuple):
     error_type: str | None
     response_model: str | None
     nested: bool
-    input_tokens: int
-    output_tokens: int
+    input_tokens: int | None  # None: not reported
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
     cost: float | None
     cost_model: str | None
     time_to_first_chunk: float | None
     chunk_intervals: list[float] | None
+    calls: list[int] | None  # an agent / workflow run: [inference calls, tool calls] made below it
 
 
 class GenAIMetrics:
     """The instruments, and the queue between the caller's thread and them."""
 
-    def __init__(self, meter: Meter, legacy: bool = True) -> None:
+    def __init__(self, meter: Meter, legacy: bool = False, semconv: str = sc.SEMCONV_V010) -> None:
         d, t = list(sc.DURATION_BUCKETS), list(sc.TOKEN_BUCKETS)
         hist = meter.create_histogram
+        counter = meter.create_counter
+        self.new = new = semconv != sc.SEMCONV_PRE_RELEASE
+        self.old = old = semconv != sc.SEMCONV_V010
         self.inference_duration = hist(sc.METRIC_INFERENCE_DURATION, unit=sc.UNIT_SECONDS,
                                        description="GenAI inference duration",
                                        explicit_bucket_boundaries_advisory=d)
@@ -87,15 +103,42 @@ class GenAIMetrics:
                                   description="Output tokens per call", explicit_bucket_boundaries_advisory=t)
         self.tool_duration = hist(sc.METRIC_TOOL_DURATION, unit=sc.UNIT_SECONDS, description="Tool duration",
                                   explicit_bucket_boundaries_advisory=d)
-        self.invocation_duration = hist(sc.METRIC_INVOCATION_DURATION, unit=sc.UNIT_SECONDS,
-                                        description="Agent and workflow duration",
-                                        explicit_bucket_boundaries_advisory=list(sc.INVOCATION_BUCKETS))
-        self.cost = meter.create_counter(sc.METRIC_COST, unit=sc.UNIT_USD, description="Cost of LLM calls")
-        self.legacy = legacy
+        self.operation_duration = hist(sc.METRIC_OPERATION_DURATION, unit=sc.UNIT_SECONDS,
+                                       description="GenAI operation duration (retrieval; inference: pre-release)",
+                                       explicit_bucket_boundaries_advisory=d)
+        if new:
+            self.usage = {  # counters, summed per attribute set
+                name: counter(name, unit=sc.UNIT_TOKENS, description=text) for name, text in (
+                    (sc.METRIC_USAGE_INPUT_TOKENS, "Input tokens used (cached ones included)"),
+                    (sc.METRIC_USAGE_OUTPUT_TOKENS, "Output tokens used"),
+                    (sc.METRIC_USAGE_CACHE_READ_INPUT_TOKENS, "Input tokens read from the provider's cache"),
+                    (sc.METRIC_USAGE_CACHE_WRITE_INPUT_TOKENS, "Input tokens written to the provider's cache"),
+                    (sc.METRIC_USAGE_REASONING_OUTPUT_TOKENS, "Output tokens spent on reasoning"))}
+            self.embeddings_duration = hist(sc.METRIC_EMBEDDINGS_DURATION, unit=sc.UNIT_SECONDS,
+                                            description="GenAI embeddings duration",
+                                            explicit_bucket_boundaries_advisory=d)
+            self.embeddings_tokens = hist(sc.METRIC_EMBEDDINGS_INPUT_TOKENS, unit=sc.UNIT_TOKENS,
+                                          description="Input tokens per embeddings call",
+                                          explicit_bucket_boundaries_advisory=t)
+            self.agent_duration = hist(sc.METRIC_INVOKE_AGENT_DURATION, unit=sc.UNIT_SECONDS,
+                                       description="Agent and workflow invocation duration",
+                                       explicit_bucket_boundaries_advisory=list(sc.INVOCATION_BUCKETS))
+            calls = list(sc.CALLS_BUCKETS)
+            self.agent_inference_calls = hist(sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS, unit=sc.UNIT_CALLS,
+                                              description="Inference calls made in one agent run",
+                                              explicit_bucket_boundaries_advisory=calls)
+            self.agent_tool_calls = hist(sc.METRIC_INVOKE_AGENT_TOOL_CALLS, unit=sc.UNIT_CALLS,
+                                         description="Tool calls made in one agent run",
+                                         explicit_bucket_boundaries_advisory=calls)
+        if old:
+            self.invocation_duration = hist(sc.METRIC_INVOCATION_DURATION, unit=sc.UNIT_SECONDS,
+                                            description="Agent and workflow duration (pre-release)",
+                                            explicit_bucket_boundaries_advisory=list(sc.INVOCATION_BUCKETS))
+        self.cost = counter(sc.METRIC_COST, unit=sc.UNIT_USD, description="Cost of LLM calls")
+        # The pre-release duplicates of the inference metrics: with the pre-release set, or legacy_metrics.
+        self.legacy = legacy = legacy or old
         if legacy:
-            self.legacy_duration = hist(sc.METRIC_LEGACY_OPERATION_DURATION, unit=sc.UNIT_SECONDS,
-                                        description="GenAI operation duration (older convention)",
-                                        explicit_bucket_boundaries_advisory=d)
+            self.legacy_duration = self.operation_duration  # the same name, for inference too
             self.legacy_tokens = hist(sc.METRIC_LEGACY_TOKEN_USAGE, unit=sc.UNIT_TOKENS,
                                       description="Tokens used (older convention)",
                                       explicit_bucket_boundaries_advisory=t)
@@ -113,7 +156,8 @@ class GenAIMetrics:
         self.idle_interval_s = 1.0
         self.wake_at = WAKE_AT
         self.pause_s = PAUSE_S
-        self._costs: dict[tuple[Any, ...], list[Any]] = {}  # attribute items -> [attributes, sum] not yet added
+        # (counter, attribute items) -> [counter, attributes, sum] not yet added
+        self._costs: dict[tuple[Any, ...], list[Any]] = {}
         self._costs_lock = threading.Lock()
         self._inflight = threading.Lock()  # held while a call taken from the queue is being recorded
         self._queue: deque[Ended] = deque()
@@ -184,61 +228,113 @@ class GenAIMetrics:
     def _add_costs(self) -> None:
         with self._costs_lock:
             costs, self._costs = self._costs, {}
-        for attributes, total in costs.values():
+        for instrument, attributes, total in costs.values():
             try:
-                self.cost.add(total, attributes)
+                instrument.add(total, attributes)
             except Exception as exc:
                 diagnostics.report("metrics.record", exc)
 
     def _record(self, item: Ended) -> None:
-        (cat, duration, attrs, error_type, response_model, nested, input_tokens, output_tokens, cost, cost_model,
-         ttfc, intervals) = item
+        (cat, duration, attrs, error_type, response_model, nested, input_tokens, output_tokens, cache_read,
+         cache_write, reasoning, cost, cost_model, ttfc, intervals, calls) = item
+        new, old = self.new, self.old
         metric = {k: attrs[k] for k in _METRIC_KEYS[cat] if k in attrs}
         if error_type is not None:
             metric[sc.ERROR_TYPE] = error_type
         if cat == TOOL:
+            if old:
+                pre = {k: attrs[k] for k in _PRE_KEYS[TOOL] if k in attrs}
+                if error_type is not None:
+                    pre[sc.ERROR_TYPE] = error_type
+                if new:
+                    pre.update(metric)
+                metric = pre
             self.tool_duration.record(duration, metric)
             return
         if cat == AGENT or cat == WORKFLOW:
-            metric[sc.GEN_AI_INVOCATION_IS_NESTED] = nested
-            self.invocation_duration.record(duration, metric)
+            if new:
+                self.agent_duration.record(duration, metric)
+                if calls is not None:
+                    named = {k: metric[k] for k in (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME) if k in metric}
+                    self.agent_inference_calls.record(calls[0], named)
+                    self.agent_tool_calls.record(calls[1], named)
+            if old:
+                pre = {k: attrs[k] for k in _PRE_KEYS[cat] if k in attrs}
+                if error_type is not None:
+                    pre[sc.ERROR_TYPE] = error_type
+                pre[sc.GEN_AI_INVOCATION_IS_NESTED] = nested
+                self.invocation_duration.record(duration, pre)
             return
         if response_model is not None:
             metric[sc.GEN_AI_RESPONSE_MODEL] = response_model
-        if self.legacy:
-            self.legacy_duration.record(duration, metric)
         if cat == RETRIEVAL:
+            self.operation_duration.record(duration, metric)
             return
-        self.inference_duration.record(duration, metric)
-        self.input_tokens.record(input_tokens, metric)
-        if cat != EMBEDDINGS:
-            self.output_tokens.record(output_tokens, metric)
-        if self.legacy:
-            self.legacy_tokens.record(input_tokens, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
-            if cat != EMBEDDINGS:
-                self.legacy_tokens.record(output_tokens, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
-        if ttfc is not None:
-            self.ttfc.record(ttfc, metric)
-        for interval in intervals or ():
-            self.time_per_chunk.record(interval, metric)
+        legacy = self.legacy
+        if legacy:
+            self.legacy_duration.record(duration, metric)
+        if cat == EMBEDDINGS:
+            if new:
+                self.embeddings_duration.record(duration, metric)
+                self.embeddings_tokens.record(input_tokens or 0, metric)
+            if old:  # the pre-release set recorded embeddings into the inference metrics
+                self.inference_duration.record(duration, metric)
+                self.input_tokens.record(input_tokens or 0, metric)
+            if legacy:
+                self.legacy_tokens.record(input_tokens or 0, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
+        else:
+            self.inference_duration.record(duration, metric)
+            self.input_tokens.record(input_tokens or 0, metric)
+            self.output_tokens.record(output_tokens or 0, metric)
+            if new:
+                self._add_usage(metric, input_tokens, output_tokens, cache_read, cache_write, reasoning)
+            if legacy:
+                self.legacy_tokens.record(input_tokens or 0, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
+                self.legacy_tokens.record(output_tokens or 0,
+                                          {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
+            if ttfc is not None:
+                self.ttfc.record(ttfc, metric)
+            for interval in intervals or ():
+                self.time_per_chunk.record(interval, metric)
         if cost is not None:
-            self._add_cost(cost, {key: value for key, value in (
+            workflow = attrs.get(sc.AGENTKIT_WORKFLOW_NAME) or attrs.get(sc.GEN_AI_WORKFLOW_NAME)
+            agent = attrs.get(sc.AGENTKIT_AGENT_NAME) or attrs.get(sc.GEN_AI_AGENT_NAME)
+            self._add_sum(self.cost, cost, {key: value for key, value in (
                 (sc.COST_ATTR_PROVIDER, attrs.get(sc.GEN_AI_PROVIDER_NAME)), (sc.COST_ATTR_MODEL, cost_model),
-                (sc.COST_ATTR_WORKFLOW, attrs.get(sc.GEN_AI_WORKFLOW_NAME)),
-                (sc.COST_ATTR_AGENT, attrs.get(sc.GEN_AI_AGENT_NAME))) if value is not None})
+                (sc.COST_ATTR_WORKFLOW, workflow), (sc.COST_ATTR_AGENT, agent)) if value is not None})
 
-    def _add_cost(self, cost: float, attributes: dict[str, Any]) -> None:
-        """Summed per attribute set, added to the counter at the end of the drain."""
-        key = tuple(attributes.items())  # built in one order above
+    def _add_usage(self, metric: dict[str, Any], input_tokens: int | None, output_tokens: int | None,
+                   cache_read: int | None, cache_write: int | None, reasoning: int | None) -> None:
+        """The gen_ai.client.inference.usage.* counters (gen_ai.token.modality is required): a call that
+        reported no usage adds 0 with modality ``unknown``; reported counts are text (the providers
+        instrumented here report no per-modality split)."""
+        usage = self.usage
+        if input_tokens is None and output_tokens is None:
+            attrs = {**metric, sc.GEN_AI_TOKEN_MODALITY: sc.MODALITY_UNKNOWN}
+            self._add_sum(usage[sc.METRIC_USAGE_INPUT_TOKENS], 0, attrs)
+            self._add_sum(usage[sc.METRIC_USAGE_OUTPUT_TOKENS], 0, attrs)
+            return
+        attrs = {**metric, sc.GEN_AI_TOKEN_MODALITY: sc.MODALITY_TEXT}
+        for name, value in ((sc.METRIC_USAGE_INPUT_TOKENS, input_tokens),
+                            (sc.METRIC_USAGE_OUTPUT_TOKENS, output_tokens),
+                            (sc.METRIC_USAGE_CACHE_READ_INPUT_TOKENS, cache_read),
+                            (sc.METRIC_USAGE_CACHE_WRITE_INPUT_TOKENS, cache_write),
+                            (sc.METRIC_USAGE_REASONING_OUTPUT_TOKENS, reasoning)):
+            if value is not None:
+                self._add_sum(usage[name], value, attrs)
+
+    def _add_sum(self, instrument: Any, value: float, attributes: dict[str, Any]) -> None:
+        """Summed per (counter, attribute set), added to the counter at the end of the drain."""
         try:
+            key = (id(instrument), *attributes.items())  # built in one order by the callers
             with self._costs_lock:
                 entry = self._costs.get(key)
                 if entry is None:
-                    self._costs[key] = [attributes, cost]
+                    self._costs[key] = [instrument, attributes, value]
                 else:
-                    entry[1] += cost
+                    entry[2] += value
         except TypeError:  # an unhashable attribute value (a list): added on its own
-            self.cost.add(cost, attributes)
+            instrument.add(value, attributes)
 
     def _collect_pending(self, options: CallbackOptions) -> Iterable[Observation]:
         self.drain()  # runs before the SDK reads the histograms, so the collection is complete

@@ -5,6 +5,7 @@ shutdown, or OTEL_SDK_DISABLED), and then they run the user's function and nothi
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -40,7 +41,11 @@ class Telemetry:
                                                      settings.content_max_length)
         self.content = ContentPolicy(min(settings.content_max_length, self.value_limit), settings.redact)
         self.pricing = pricing if pricing is not None else Pricing(settings.pricing)
-        self.metrics = GenAIMetrics(meter, legacy=settings.legacy_metrics)
+        # Which names are emitted: v0.1.0 (``new``), the pre-release set (``old``), or both at once.
+        self.semconv = settings.semconv
+        self.new = settings.semconv != sc.SEMCONV_PRE_RELEASE
+        self.old = settings.semconv != sc.SEMCONV_V010
+        self.metrics = GenAIMetrics(meter, legacy=settings.legacy_metrics, semconv=settings.semconv)
         self.logger = logger
         # Below 1 under a ratio sampler: stamped on inference spans so span totals can be scaled and
         # labelled as estimates (see sampling.py); None when every call is kept.
@@ -73,11 +78,35 @@ class Telemetry:
         if self.capture.on_event and self.logger is not None:
             attrs = {k: inv.attributes[k] for k in (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME,
                                                     sc.GEN_AI_REQUEST_MODEL) if k in inv.attributes}
-            attrs.update(rendered)
+            if self.new:  # v0.1.0: structured values (maps and lists) on the event; JSON strings on spans
+                for attr, text in rendered.items():
+                    try:
+                        attrs[attr] = json.loads(text)
+                    except ValueError:
+                        attrs[attr] = text
+            else:
+                attrs.update(rendered)
             try:
                 self.logger.emit(event_name=sc.EVENT_INFERENCE_DETAILS, attributes=attrs, context=inv.context)
             except Exception as exc:
                 diagnostics.report("content.event", exc)
+
+    def exception_event(self, inv: Invocation, exc: BaseException, error_type: str, message: str,
+                        stacktrace: str) -> None:
+        """v0.1.0's gen_ai.client.inference.exception log event (severity WARN), for a failed inference."""
+        if self.logger is None:
+            return
+        attrs = {k: inv.attributes[k] for k in (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME,
+                                                sc.GEN_AI_REQUEST_MODEL) if k in inv.attributes}
+        attrs.update({sc.ERROR_TYPE: error_type, "exception.type": error_type, "exception.message": message,
+                      "exception.stacktrace": stacktrace})
+        try:
+            from opentelemetry._logs import SeverityNumber
+
+            self.logger.emit(event_name=sc.EVENT_INFERENCE_EXCEPTION, attributes=attrs, context=inv.context,
+                             severity_number=SeverityNumber.WARN, severity_text="WARN")
+        except Exception as sdk_exc:
+            diagnostics.report("exception.event", sdk_exc)
 
     def shutdown(self) -> None:
         self.metrics.shutdown()
@@ -126,10 +155,11 @@ def ensure_telemetry(tracer_provider: Any = None, meter_provider: Any = None,
             tp = tracer_provider or trace.get_tracer_provider()
             mp = meter_provider or metrics.get_meter_provider()
             lp = logger_provider or _logs.get_logger_provider()
+            schema = sc.schema_url(settings.semconv)
             tel = Telemetry(settings,
-                            tp.get_tracer(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL),
-                            mp.get_meter(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL),
-                            lp.get_logger(sc.SCOPE_NAME, __version__, schema_url=sc.SCHEMA_URL))
+                            tp.get_tracer(sc.SCOPE_NAME, __version__, schema_url=schema),
+                            mp.get_meter(sc.SCOPE_NAME, __version__, schema_url=schema),
+                            lp.get_logger(sc.SCOPE_NAME, __version__, schema_url=schema))
             configure_salt(settings.user_id_salt, settings.home)
         except Exception as exc:
             diagnostics.report("ensure_telemetry", exc)

@@ -125,9 +125,12 @@ def test_feedback_on_a_trace_is_an_evaluation_event_and_a_histogram(fb, captured
     assert attrs[semconv.GEN_AI_EVALUATION_SCORE_LABEL] == "good"
     assert attrs[semconv.GEN_AI_EVALUATION_EXPLANATION] == "clear and correct"
     assert attrs[semconv.GEN_AI_EVALUATION_NAME] == "quality"
-    assert (attrs[semconv.GEN_AI_WORKFLOW_NAME], attrs[semconv.AGENTKIT_STAGE], attrs[semconv.AGENTKIT_TIER]) == \
+    assert (attrs[semconv.AGENTKIT_WORKFLOW_NAME], attrs[semconv.AGENTKIT_STAGE], attrs[semconv.AGENTKIT_TIER]) == \
         ("wf", "draft", "large")
+    assert semconv.GEN_AI_WORKFLOW_NAME not in attrs  # not a v0.1.0 attribute
     (hist,) = captured.points(semconv.METRIC_FEEDBACK_SCORE)
+    assert dict(hist.attributes) == {semconv.AGENTKIT_WORKFLOW_NAME: "wf", semconv.AGENTKIT_STAGE: "draft",
+                                     semconv.AGENTKIT_TIER: "large"}
     assert hist.count == 2 and hist.sum == pytest.approx(1.2)
     assert list(hist.explicit_bounds) == list(semconv.FEEDBACK_SCORE_BUCKETS)
 

@@ -83,7 +83,7 @@ def test_openai_connection_refused(sdk, instrumented):
     span = sdk.span("embeddings text-embedding-3-small")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[sc.ERROR_TYPE] == _qualified(info.value)
-    assert [p.sum for p in sdk.points(sc.METRIC_INPUT_TOKENS)] == [0]
+    assert [p.sum for p in sdk.points(sc.METRIC_EMBEDDINGS_INPUT_TOKENS)] == [0]  # v0.1.0: embeddings metrics
 
 
 def test_openai_error_inside_a_stream(sdk, stub, instrumented, oa):

@@ -267,7 +267,9 @@ def test_agent_and_tool_spans_parent_the_auto_span(sdk, stub, instrumented, oa):
     plan()
     chat, agent = sdk.spans()
     assert chat.parent.span_id == agent.context.span_id
-    assert chat.attributes[sc.GEN_AI_AGENT_NAME] == "planner"
+    assert chat.attributes[sc.AGENTKIT_AGENT_NAME] == "planner"  # gen_ai.agent.name: agent spans only (v0.1.0)
+    assert sc.GEN_AI_AGENT_NAME not in chat.attributes
+    assert agent.attributes[sc.GEN_AI_AGENT_NAME] == "planner"
     cost = sdk.points(sc.METRIC_COST)
     assert cost and cost[0].attributes[sc.COST_ATTR_AGENT] == "planner"
 

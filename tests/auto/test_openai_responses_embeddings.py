@@ -97,8 +97,10 @@ def test_embeddings_default_base64_and_float(sdk, stub, instrumented, oa):
         assert a[sc.GEN_AI_RESPONSE_MODEL] == "text-embedding-3-small"
         assert sc.GEN_AI_USAGE_OUTPUT_TOKENS not in a
     assert tuple(second.attributes[sc.GEN_AI_REQUEST_ENCODING_FORMATS]) == ("float",)
-    assert sum(p.count for p in sdk.points(sc.METRIC_INFERENCE_DURATION)) == 2
-    assert [p.sum for p in sdk.points(sc.METRIC_INPUT_TOKENS)] == [18]
+    # v0.1.0: embeddings go to their own metrics, not the inference ones
+    assert sum(p.count for p in sdk.points(sc.METRIC_EMBEDDINGS_DURATION)) == 2
+    assert [p.sum for p in sdk.points(sc.METRIC_EMBEDDINGS_INPUT_TOKENS)] == [18]
+    assert sdk.points(sc.METRIC_INFERENCE_DURATION) == [] and sdk.points(sc.METRIC_INPUT_TOKENS) == []
 
 
 async def test_embeddings_async(sdk, stub, instrumented, aoa):

@@ -55,8 +55,35 @@ def test_event_modes(make_sdk, mode, on_span):
     (log,) = sdk.logs()
     record = log.log_record
     assert record.event_name == sc.EVENT_INFERENCE_DETAILS
-    assert json.loads(record.attributes[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"][0]["content"] == "hi there"
+    # v0.1.0: the event carries the messages as structured values (the SDK stores lists as tuples)
+    output = record.attributes[sc.GEN_AI_OUTPUT_MESSAGES]
+    assert not isinstance(output, str)
+    assert _plain(output) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "hi there"}], "finish_reason": "stop"}]
+    assert _plain(record.attributes[sc.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "hello"}]}]
     assert record.span_id == span.context.span_id  # the event belongs to the call's span
+
+
+def test_event_carries_json_strings_under_pre_release(make_sdk):
+    sdk = make_sdk(capture_content="EVENT_ONLY", semconv="pre-release")
+    _call()
+    span = sdk.span("chat gpt-4o")
+    (log,) = sdk.logs()
+    record = log.log_record
+    assert record.event_name == sc.EVENT_INFERENCE_DETAILS
+    assert json.loads(record.attributes[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"][0]["content"] == "hi there"
+    assert record.span_id == span.context.span_id
+
+
+def _plain(value):
+    """A log attribute value with the SDK's tuples turned back into lists."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def test_env_values_true_false_for_older_setups(make_sdk, monkeypatch):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 import otel_agentkit as agentkit
 from otel_agentkit import semconv as sc
 
@@ -36,7 +38,9 @@ def test_executor_and_bind_context(sdk):
     spans = _by_name(sdk)["execute_tool work"]
     assert len(spans) == 9
     assert all(_parent_name(sdk, s) == "invoke_agent boss" for s in spans)
-    assert all(s.attributes[sc.GEN_AI_AGENT_NAME] == "boss" for s in spans)
+    # v0.1.0 allows gen_ai.agent.name only on agent spans: spans below carry agentkit.agent.name
+    assert all(s.attributes[sc.AGENTKIT_AGENT_NAME] == "boss" for s in spans)
+    assert not any(sc.GEN_AI_AGENT_NAME in s.attributes for s in spans)
 
 
 def test_plain_thread_without_helper_is_a_new_root(sdk):
@@ -70,7 +74,9 @@ async def test_asyncio_tasks_keep_their_parents(sdk):
     asks = _by_name(sdk)["chat m"]
     assert len(asks) == 5 and all(s.parent.span_id in workers for s in asks)
     assert len({s.parent.span_id for s in asks}) == 5  # each under its own worker
-    assert all(_parent_name(sdk, s) == "invoke_workflow flow" for s in _by_name(sdk)["invoke_agent worker"])
+    (flow_span,) = _by_name(sdk)["invoke_agent flow"]  # v0.1.0: a workflow is an invoke_agent span
+    assert flow_span.attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_INVOKE_WORKFLOW
+    assert all(s.parent.span_id == flow_span.context.span_id for s in _by_name(sdk)["invoke_agent worker"])
 
 
 def test_interleaved_generators_do_not_leak_context(sdk):
@@ -93,13 +99,26 @@ def test_interleaved_generators_do_not_leak_context(sdk):
         inner = _by_name(sdk)[f"execute_tool inner-{tag}"]
         assert {_parent_name(sdk, s) for s in inner} == {"chat m"}
         assert len({s.parent.span_id for s in inner}) == 1
+    (consumer,) = _by_name(sdk)["invoke_agent consumer"]  # the workflow (v0.1.0: an invoke_agent span)
+    assert consumer.attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_INVOKE_WORKFLOW
     between = _by_name(sdk)["execute_tool between"]
-    assert {_parent_name(sdk, s) for s in between} == {"invoke_workflow consumer"}
+    assert {s.parent.span_id for s in between} == {consumer.context.span_id}
     streams = _by_name(sdk)["chat m"]
-    assert {_parent_name(sdk, s) for s in streams} == {"invoke_workflow consumer"}
+    assert {s.parent.span_id for s in streams} == {consumer.context.span_id}
 
 
-def test_inherited_attributes_reach_llm_spans(sdk):
+# (semconv, workflow name key, agent name key, keys that must be absent from the llm spans)
+INHERITED_NAMES = [
+    ("v0.1.0", sc.AGENTKIT_WORKFLOW_NAME, sc.AGENTKIT_AGENT_NAME, (sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME)),
+    ("pre-release", sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME,
+     (sc.AGENTKIT_WORKFLOW_NAME, sc.AGENTKIT_AGENT_NAME)),
+]
+
+
+@pytest.mark.parametrize("semconv, workflow_key, agent_key, absent", INHERITED_NAMES)
+def test_inherited_attributes_reach_llm_spans(make_sdk, semconv, workflow_key, agent_key, absent):
+    sdk = make_sdk(semconv=semconv)
+
     @agentkit.llm(provider="openai", model="gpt-4o")
     def ask():
         return None
@@ -112,15 +131,17 @@ def test_inherited_attributes_reach_llm_spans(sdk):
         ask()
     first, second = _by_name(sdk)["chat gpt-4o"]
     a = first.attributes
-    assert a[sc.GEN_AI_WORKFLOW_NAME] == "support"
-    assert a[sc.GEN_AI_AGENT_NAME] == "triage"
+    assert a[workflow_key] == "support"
+    assert a[agent_key] == "triage"
+    assert not set(absent) & set(a)
     assert a[sc.GEN_AI_CONVERSATION_ID] == "conv-7"
     assert a[sc.AGENTKIT_STAGE] == "classify" and a[sc.AGENTKIT_TIER] == "cheap"
     assert a[sc.AGENTKIT_PROMPT_FORMAT] == "xml" and a["agentkit.experiment"] == "b"
     assert len(a[sc.ENDUSER_PSEUDO_ID]) == 16 and "alice" not in str(dict(a))
     b = second.attributes
-    assert b[sc.GEN_AI_WORKFLOW_NAME] == "support"
-    assert sc.GEN_AI_AGENT_NAME not in b and sc.AGENTKIT_STAGE not in b
+    assert b[workflow_key] == "support"
+    assert agent_key not in b and sc.AGENTKIT_STAGE not in b
+    assert not set(absent) & set(b)
 
 
 def test_user_id_hash_is_salted_and_stable(make_sdk, tmp_path):

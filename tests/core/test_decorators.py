@@ -44,7 +44,8 @@ def test_sync_llm_span_name_kind_and_attributes(sdk):
     (lambda: agentkit.tool(name="search", call_id="call_1", type="function"), "execute_tool search",
      SpanKind.INTERNAL, "execute_tool"),
     (lambda: agentkit.agent(name="planner"), "invoke_agent planner", SpanKind.INTERNAL, "invoke_agent"),
-    (lambda: agentkit.workflow(name="triage"), "invoke_workflow triage", SpanKind.INTERNAL, "invoke_workflow"),
+    # v0.1.0: a workflow is an invoke_agent span whose operation name stays invoke_workflow
+    (lambda: agentkit.workflow(name="triage"), "invoke_agent triage", SpanKind.INTERNAL, "invoke_workflow"),
     (lambda: agentkit.embedding(provider="openai", model="text-embedding-3-small"),
      "embeddings text-embedding-3-small", SpanKind.CLIENT, "embeddings"),
     (lambda: agentkit.retrieval(data_source="kb", top_k=5), "retrieval kb", SpanKind.CLIENT, "retrieval"),
@@ -58,6 +59,21 @@ def test_every_span_kind(sdk, factory, name, kind, op):
     span = sdk.span(name)
     assert span.kind is kind
     assert span.attributes[sc.GEN_AI_OPERATION_NAME] == op
+
+
+@pytest.mark.parametrize("semconv, span_name, name_attr, absent", [
+    ("v0.1.0", "invoke_agent triage", sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME),
+    ("pre-release", "invoke_workflow triage", sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME),
+])
+def test_workflow_span_names(make_sdk, semconv, span_name, name_attr, absent):
+    sdk = make_sdk(semconv=semconv)
+    with agentkit.workflow(name="triage"):
+        pass
+    span = sdk.span(span_name)
+    assert span.kind is SpanKind.INTERNAL
+    assert span.attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_INVOKE_WORKFLOW
+    assert span.attributes[name_attr] == "triage"
+    assert absent not in span.attributes
 
 
 def test_tool_attributes(sdk):
@@ -85,7 +101,10 @@ def test_names_default_to_function_name_and_bare_decorators(sdk):
 
     flow()
     names = {s.name for s in sdk.spans()}
-    assert names == {"execute_tool lookup", "invoke_agent researcher", "invoke_workflow named-flow"}
+    assert names == {"execute_tool lookup", "invoke_agent researcher", "invoke_agent named-flow"}
+    ops = {s.name: s.attributes[sc.GEN_AI_OPERATION_NAME] for s in sdk.spans()}
+    assert ops["invoke_agent named-flow"] == sc.OP_INVOKE_WORKFLOW
+    assert ops["invoke_agent researcher"] == sc.OP_INVOKE_AGENT
 
 
 def test_signature_name_and_doc_are_kept():
@@ -275,7 +294,8 @@ def test_context_manager_forms(sdk):
                         ("observe_response", {}), ("observe_chunk", {})):
         assert (getattr(outside, method)(**{}) if arg is None else getattr(outside, method)(arg)) is None
     spans = {s.name: s for s in sdk.spans()}
-    assert spans["chat gpt-4o-mini"].parent.span_id == spans["invoke_workflow flow"].context.span_id
+    assert spans["chat gpt-4o-mini"].parent.span_id == spans["invoke_agent flow"].context.span_id
+    assert spans["invoke_agent flow"].attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_INVOKE_WORKFLOW
 
 
 async def test_async_with(sdk):

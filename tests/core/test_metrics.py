@@ -10,6 +10,11 @@ from otel_agentkit import semconv as sc
 
 @pytest.fixture
 def one_call(sdk):
+    _one_call()
+    return sdk
+
+
+def _one_call():
     @agentkit.workflow(name="wf")
     def flow():
         with agentkit.agent(name="writer"):
@@ -22,7 +27,6 @@ def one_call(sdk):
         return "x"
 
     flow()
-    return sdk
 
 
 def test_inference_metrics_units_buckets_attributes(one_call):
@@ -41,12 +45,30 @@ def test_inference_metrics_units_buckets_attributes(one_call):
     assert (inp.sum, out.sum) == (1000, 200)
 
 
-def test_legacy_metrics_on_by_default(one_call):
-    metrics = one_call.metrics()
+def test_legacy_metrics_off_by_default(one_call):
+    names = set(one_call.metrics())
+    assert sc.METRIC_LEGACY_TOKEN_USAGE not in names and sc.METRIC_LEGACY_OPERATION_DURATION not in names
+    # v0.1.0 counts tokens on the gen_ai.client.inference.usage.* counters (gen_ai.token.modality required)
+    usage = {name: [(dict(p.attributes), p.value) for p in one_call.points(name)]
+             for name in (sc.METRIC_USAGE_INPUT_TOKENS, sc.METRIC_USAGE_OUTPUT_TOKENS,
+                          sc.METRIC_USAGE_CACHE_READ_INPUT_TOKENS)}
+    attrs = {
+        sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai", sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+        sc.GEN_AI_RESPONSE_MODEL: "gpt-4o-2024-08-06", sc.SERVER_ADDRESS: "api.openai.com", sc.SERVER_PORT: 443,
+        sc.GEN_AI_TOKEN_MODALITY: "text"}
+    assert usage == {sc.METRIC_USAGE_INPUT_TOKENS: [(attrs, 1000)], sc.METRIC_USAGE_OUTPUT_TOKENS: [(attrs, 200)],
+                     sc.METRIC_USAGE_CACHE_READ_INPUT_TOKENS: [(attrs, 400)]}
+
+
+def test_legacy_metrics_can_be_switched_on(make_sdk):
+    sdk = make_sdk(legacy_metrics=True)
+    _one_call()
+    metrics = sdk.metrics()
     points = {p.attributes[sc.GEN_AI_TOKEN_TYPE]: p.sum for p in metrics[sc.METRIC_LEGACY_TOKEN_USAGE].data.data_points}
     assert points == {"input": 1000, "output": 200}
     (legacy,) = metrics[sc.METRIC_LEGACY_OPERATION_DURATION].data.data_points
     assert tuple(legacy.explicit_bounds) == sc.DURATION_BUCKETS
+    assert sc.METRIC_USAGE_INPUT_TOKENS in metrics  # the v0.1.0 counters stay
 
 
 def test_legacy_metrics_can_be_switched_off(make_sdk, monkeypatch):
@@ -70,8 +92,30 @@ def test_cost_counter(one_call):
     assert llm_span.attributes[sc.AGENTKIT_COST_USD] == pytest.approx(expected)
 
 
-def test_agent_workflow_and_tool_durations(one_call):
-    points = one_call.points(sc.METRIC_INVOCATION_DURATION)
+def test_agent_and_workflow_durations_and_calls(one_call):
+    names = set(one_call.metrics())
+    assert sc.METRIC_INVOCATION_DURATION not in names  # pre-release only
+    points = one_call.points(sc.METRIC_INVOKE_AGENT_DURATION)
+    assert one_call.metrics()[sc.METRIC_INVOKE_AGENT_DURATION].unit == "s"
+    by_op = {p.attributes[sc.GEN_AI_OPERATION_NAME]: p for p in points}
+    assert len(points) == 2
+    assert dict(by_op["invoke_workflow"].attributes) == {sc.GEN_AI_OPERATION_NAME: "invoke_workflow",
+                                                         sc.GEN_AI_AGENT_NAME: "wf"}
+    assert dict(by_op["invoke_agent"].attributes) == {sc.GEN_AI_OPERATION_NAME: "invoke_agent",
+                                                      sc.GEN_AI_AGENT_NAME: "writer"}
+    assert tuple(by_op["invoke_agent"].explicit_bounds) == sc.INVOCATION_BUCKETS
+    # calls made per run: one inference below the agent (and so below the workflow too), no tools
+    for metric, expected in ((sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS, 1), (sc.METRIC_INVOKE_AGENT_TOOL_CALLS, 0)):
+        runs = {p.attributes[sc.GEN_AI_AGENT_NAME]: (p.count, p.sum) for p in one_call.points(metric)}
+        assert runs == {"wf": (1, expected), "writer": (1, expected)}
+        assert one_call.metrics()[metric].unit == sc.UNIT_CALLS
+
+
+def test_agent_workflow_durations_pre_release(make_sdk):
+    sdk = make_sdk(semconv="pre-release")
+    _one_call()
+    assert sdk.points(sc.METRIC_INVOKE_AGENT_DURATION) == []
+    points = sdk.points(sc.METRIC_INVOCATION_DURATION)
     by_op = {p.attributes[sc.GEN_AI_OPERATION_NAME]: p for p in points}
     assert by_op["invoke_workflow"].attributes[sc.GEN_AI_INVOCATION_IS_NESTED] is False
     assert by_op["invoke_agent"].attributes[sc.GEN_AI_INVOCATION_IS_NESTED] is True
@@ -79,13 +123,27 @@ def test_agent_workflow_and_tool_durations(one_call):
     assert tuple(by_op["invoke_agent"].explicit_bounds) == sc.INVOCATION_BUCKETS
 
 
-def test_tool_duration(sdk):
+@pytest.mark.parametrize("semconv, expected", [
+    ("v0.1.0", {sc.GEN_AI_OPERATION_NAME: "execute_tool", sc.GEN_AI_TOOL_NAME: "calc",
+                sc.GEN_AI_TOOL_TYPE: "function"}),
+    ("pre-release", {sc.GEN_AI_TOOL_NAME: "calc", sc.GEN_AI_TOOL_TYPE: "function", sc.GEN_AI_AGENT_NAME: "a"}),
+])
+def test_tool_duration(make_sdk, semconv, expected):
+    sdk = make_sdk(semconv=semconv)
     with agentkit.agent(name="a"):
         with agentkit.tool(name="calc"):
             pass
     (point,) = sdk.points(sc.METRIC_TOOL_DURATION)
-    assert dict(point.attributes) == {sc.GEN_AI_TOOL_NAME: "calc", sc.GEN_AI_TOOL_TYPE: "function",
-                                      sc.GEN_AI_AGENT_NAME: "a"}
+    assert dict(point.attributes) == expected
+
+
+def test_tool_duration_error_type(sdk):
+    with pytest.raises(KeyError):
+        with agentkit.tool(name="calc"):
+            raise KeyError("x")
+    (point,) = sdk.points(sc.METRIC_TOOL_DURATION)
+    assert dict(point.attributes) == {sc.GEN_AI_OPERATION_NAME: "execute_tool", sc.GEN_AI_TOOL_NAME: "calc",
+                                      sc.GEN_AI_TOOL_TYPE: "function", sc.ERROR_TYPE: "KeyError"}
 
 
 def test_failed_call_records_zero_tokens_and_error_type(sdk):
@@ -122,18 +180,40 @@ def test_stream_time_to_first_chunk_and_per_chunk(sdk):
 
 
 def test_embeddings_record_input_tokens_only(sdk):
+    _embed()
+    span = sdk.span("embeddings text-embedding-3-small")
+    assert span.attributes[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 8
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 5
+    # v0.1.0: embeddings have their own metrics, not the inference ones
+    for name in (sc.METRIC_OUTPUT_TOKENS, sc.METRIC_INPUT_TOKENS, sc.METRIC_INFERENCE_DURATION,
+                 sc.METRIC_USAGE_INPUT_TOKENS, sc.METRIC_USAGE_OUTPUT_TOKENS):
+        assert sdk.points(name) == [], name
+    attrs = {sc.GEN_AI_OPERATION_NAME: "embeddings", sc.GEN_AI_PROVIDER_NAME: "openai",
+             sc.GEN_AI_REQUEST_MODEL: "text-embedding-3-small", sc.GEN_AI_RESPONSE_MODEL: "text-embedding-3-small"}
+    (inp,) = sdk.points(sc.METRIC_EMBEDDINGS_INPUT_TOKENS)
+    assert inp.sum == 5 and inp.count == 1 and dict(inp.attributes) == attrs
+    assert tuple(inp.explicit_bounds) == sc.TOKEN_BUCKETS
+    (dur,) = sdk.points(sc.METRIC_EMBEDDINGS_DURATION)
+    assert dur.count == 1 and dict(dur.attributes) == attrs
+    assert tuple(dur.explicit_bounds) == sc.DURATION_BUCKETS
+
+
+def test_embeddings_in_inference_metrics_pre_release(make_sdk):
+    sdk = make_sdk(semconv="pre-release")
+    _embed()
+    assert sdk.points(sc.METRIC_EMBEDDINGS_INPUT_TOKENS) == []
+    assert sdk.points(sc.METRIC_OUTPUT_TOKENS) == []
+    (inp,) = sdk.points(sc.METRIC_INPUT_TOKENS)
+    assert inp.sum == 5
+
+
+def _embed():
     @agentkit.embedding(provider="openai", model="text-embedding-3-small")
     def embed(texts):
         return {"object": "list", "data": [{"object": "embedding", "embedding": [0.1] * 8, "index": 0}],
                 "model": "text-embedding-3-small", "usage": {"prompt_tokens": 5, "total_tokens": 5}}
 
     embed(["x"])
-    span = sdk.span("embeddings text-embedding-3-small")
-    assert span.attributes[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 8
-    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 5
-    assert sdk.points(sc.METRIC_OUTPUT_TOKENS) == []
-    (inp,) = sdk.points(sc.METRIC_INPUT_TOKENS)
-    assert inp.sum == 5
 
 
 def test_unknown_model_has_no_cost_and_is_counted(sdk):

@@ -39,7 +39,8 @@ async def test_returned_coroutine_keeps_its_span_open_and_current(sdk):
     tool, agent = sdk.spans()
     assert (tool.name, agent.name) == ("execute_tool lookup", "invoke_agent planner")
     assert tool.parent.span_id == agent.context.span_id  # the agent span was current while the work ran
-    assert tool.attributes[sc.GEN_AI_AGENT_NAME] == "planner"
+    assert tool.attributes[sc.AGENTKIT_AGENT_NAME] == "planner"  # inherited (gen_ai.agent.name: agent spans only)
+    assert sc.GEN_AI_AGENT_NAME not in tool.attributes
 
 
 async def test_returned_coroutine_error_passes_through_unchanged(sdk):
@@ -108,7 +109,8 @@ async def test_returned_async_generator_keeps_asend(sdk):
     assert sdk.spans() == []
     with pytest.raises(StopAsyncIteration):
         await agen.asend("stop")
-    assert _names(sdk) == ["invoke_workflow chat"]
+    assert _names(sdk) == ["invoke_agent chat"]  # v0.1.0: a workflow is an invoke_agent span
+    assert sdk.spans()[0].attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_INVOKE_WORKFLOW
 
 
 class Ticker:

@@ -54,9 +54,14 @@ class Runs:
 
     def __post_init__(self) -> None:
         spans = self.sdk.spans()
-        workflows = [s for s in spans if s.name == f"invoke_workflow {WORKFLOW}"]
+        # v0.1.0 (the default): a workflow is an invoke_agent INTERNAL span whose operation name is
+        # invoke_workflow and whose name is in gen_ai.agent.name.
+        workflows = [s for s in spans if s.name == f"invoke_agent {WORKFLOW}"
+                     and s.attributes.get(sc.GEN_AI_OPERATION_NAME) == sc.OP_INVOKE_WORKFLOW]
         assert len(workflows) == 1, [s.name for s in spans]
         self.workflow = workflows[0]
+        assert self.workflow.kind is SpanKind.INTERNAL
+        assert self.workflow.attributes[sc.GEN_AI_AGENT_NAME] == WORKFLOW
         self.calls = [s for s in spans if s.kind is SpanKind.CLIENT
                       and s.attributes.get(sc.GEN_AI_OPERATION_NAME) in _CALL_OPERATIONS]
 
@@ -73,7 +78,8 @@ class Runs:
         for span in self.calls:
             assert span.parent is not None and span.parent.span_id == self.workflow.context.span_id, span.name
             assert span.context.trace_id == self.workflow.context.trace_id
-            assert span.attributes[sc.GEN_AI_WORKFLOW_NAME] == WORKFLOW
+            assert span.attributes[sc.AGENTKIT_WORKFLOW_NAME] == WORKFLOW
+            assert sc.GEN_AI_WORKFLOW_NAME not in span.attributes
 
 
 @pytest.fixture

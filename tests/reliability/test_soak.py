@@ -204,7 +204,7 @@ def writer(job: Job, parent: str, text: str) -> None:
 
 @agentkit.workflow(name="soak-sync")
 def sync_workflow(job: Job) -> Any:
-    me = LEDGER.enter(None, "invoke_workflow soak-sync")
+    me = LEDGER.enter(None, "invoke_agent soak-sync")  # v0.1.0: a workflow is an invoke_agent span
     writer(job, me, researcher(job, me))
     return job.returns["workflow"]
 
@@ -257,7 +257,7 @@ async def a_writer(job: Job, parent: str) -> None:
 
 @agentkit.workflow(name="soak-async")
 async def async_workflow(job: Job) -> Any:
-    me = LEDGER.enter(None, "invoke_workflow soak-async")
+    me = LEDGER.enter(None, "invoke_agent soak-async")  # v0.1.0: a workflow is an invoke_agent span
     await a_researcher(job, me)
     await a_writer(job, me)
     return job.returns["workflow"]

@@ -31,7 +31,9 @@ SLOTS_PER_WINDOW = 120
 _INFERENCE = sc.INFERENCE_OPERATIONS
 _OP, _PROVIDER = sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME
 _REQ_MODEL, _RESP_MODEL = sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL
-_WORKFLOW, _AGENT = sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME
+# Workflow and agent of a span: the v0.1.0 names first, then the pre-release ones (files written before).
+_WORKFLOW, _OLD_WORKFLOW = sc.AGENTKIT_WORKFLOW_NAME, sc.GEN_AI_WORKFLOW_NAME
+_AGENT, _PROJECT_AGENT = sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_AGENT_NAME
 _COST, _IN, _OUT = sc.AGENTKIT_COST_USD, sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS
 
 _NUMBER = frozenset({int, float})
@@ -63,10 +65,43 @@ def fact_from_record(record: Any) -> SpanFact:
 
 
 def metric_dims(attrs: Mapping[str, Any]) -> Dims:
-    """Dimensions of a metric point: GenAI attribute names, or the cost counter's short names."""
+    """Dimensions of a metric point: GenAI attribute names, or the cost counter's short names. A v0.1.0
+    workflow point (gen_ai.invoke_agent.duration with operation invoke_workflow) has the workflow's name in
+    gen_ai.agent.name: it is the workflow dimension there, as gen_ai.workflow.name was before."""
     get = attrs.get
-    return (get(_OP), get(_PROVIDER) or get(sc.COST_ATTR_PROVIDER), get(_REQ_MODEL) or get(sc.COST_ATTR_MODEL),
-            get(_RESP_MODEL), get(_WORKFLOW) or get(sc.COST_ATTR_WORKFLOW), get(_AGENT) or get(sc.COST_ATTR_AGENT))
+    op = get(_OP)
+    workflow = get(_WORKFLOW) or get(_OLD_WORKFLOW) or get(sc.COST_ATTR_WORKFLOW)
+    agent = get(_AGENT) or get(_PROJECT_AGENT) or get(sc.COST_ATTR_AGENT)
+    if op == sc.OP_INVOKE_WORKFLOW and workflow is None:
+        workflow, agent = agent, None
+    return (op, get(_PROVIDER) or get(sc.COST_ATTR_PROVIDER), get(_REQ_MODEL) or get(sc.COST_ATTR_MODEL),
+            get(_RESP_MODEL), workflow, agent)
+
+
+# The same measurement under its pre-release and its v0.1.0 name: a rule on either name reads points of
+# both, so rules keep working over files written with either set (and over a folder holding both). Where one
+# export carries both names (semconv "both"), the alias copy is skipped: see alias_points.
+METRIC_ALIASES: dict[str, str] = {
+    sc.METRIC_INVOCATION_DURATION: sc.METRIC_INVOKE_AGENT_DURATION,
+    sc.METRIC_INVOKE_AGENT_DURATION: sc.METRIC_INVOCATION_DURATION,
+}
+
+
+def wanted_with_aliases(names: Iterable[str]) -> frozenset[str]:
+    """The metric names to read for rules on ``names``: each, and its other-set alias."""
+    names = frozenset(names)
+    return names | frozenset(METRIC_ALIASES[n] for n in names if n in METRIC_ALIASES)
+
+
+def point_targets(name: str, wanted: frozenset[str], present: Any, origin: Any) -> tuple[str, ...]:
+    """The rule metric names a point named ``name`` counts for: its own when a rule reads it, and its alias
+    when a rule reads that and the same export (``origin``: resource and time) did not carry the alias
+    itself (``present``: a set of (name, origin))."""
+    alias = METRIC_ALIASES.get(name)
+    own = name in wanted
+    if alias is None or alias not in wanted or (alias, origin) in present:
+        return (name,) if own else ()
+    return (name, alias) if own else (alias,)
 
 
 class Stats:
@@ -385,7 +420,8 @@ class Evaluator:
         names = self._attr_names
         if not inference and cost is None and tin is None and tout is None and not names:
             return
-        key = (int(end), (op, get(_PROVIDER), get(_REQ_MODEL), get(_RESP_MODEL), get(_WORKFLOW), get(_AGENT)))
+        key = (int(end), (op, get(_PROVIDER), get(_REQ_MODEL), get(_RESP_MODEL),
+                          get(_WORKFLOW) or get(_OLD_WORKFLOW), get(_AGENT) or get(_PROJECT_AGENT)))
         entry = self._pending.get(key)
         if entry is None:
             entry = self._pending[key] = _Pending()
@@ -447,7 +483,8 @@ class Evaluator:
                 if not inference and cost is None and tin is None and tout is None and not names:
                     continue
                 key = (end // 1_000_000_000, (op, get(_PROVIDER), get(_REQ_MODEL), get(_RESP_MODEL),
-                                              get(_WORKFLOW), get(_AGENT)))
+                                              get(_WORKFLOW) or get(_OLD_WORKFLOW),
+                                              get(_AGENT) or get(_PROJECT_AGENT)))
                 entry = pending.get(key)
                 if entry is None:
                     entry = pending[key] = _Pending()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .engine import Evaluation, Evaluator, Stats, fact_from_record, metric_dims
+from .engine import Evaluation, Evaluator, Stats, fact_from_record, metric_dims, point_targets, wanted_with_aliases
 from .rules import Rule
 
 TELEMETRY_DIR = "telemetry"
@@ -72,34 +72,45 @@ def feed_metric_points(evaluator: Evaluator, points: Iterable[Any], read_since_n
     """Metric points (``export.reader.MetricPoint``) into ``evaluator``, cumulative ones as deltas.
 
     A point read twice (a copied file, a Collector's output read beside ours: same series, same time) counts
-    once; returns how many such copies were skipped."""
+    once; returns how many such copies were skipped. Files written with the pre-release names and with the
+    v0.1.0 ones are both read: a rule on one name of an aliased pair (engine.METRIC_ALIASES) also counts the
+    other's points, except where one export (same resource, same time) carried both."""
     series: dict[tuple, list[Any]] = {}
     seen: set[tuple] = set()
     copies = 0
+    wanted = evaluator.point_names
+    readable = wanted_with_aliases(wanted)
+    kept = []
+    present: set[tuple] = set()
     for p in points:
-        if p.name not in evaluator.point_names:
+        if p.name not in readable:
             continue
         key = (p.name, _hashable(p.attributes), _hashable(p.resource), p.start_ns)
         if (key, p.time_ns, p.kind) in seen:
             copies += 1
             continue
         seen.add((key, p.time_ns, p.kind))
-        cumulative = p.temporality == "CUMULATIVE" and p.kind in ("histogram", "sum") and (
-            p.kind == "histogram" or p.is_monotonic)
-        if not cumulative:
-            evaluator.add_point(p.time_ns / 1e9, p.name, metric_dims(p.attributes), _whole(p))
-            continue
-        series.setdefault(key, []).append(p)
-    for items in series.values():
+        present.add((p.name, (key[2], p.time_ns)))
+        kept.append((key, p))
+    for key, p in kept:
+        for name in point_targets(p.name, wanted, present, (key[2], p.time_ns)):
+            cumulative = p.temporality == "CUMULATIVE" and p.kind in ("histogram", "sum") and (
+                p.kind == "histogram" or p.is_monotonic)
+            if not cumulative:
+                evaluator.add_point(p.time_ns / 1e9, name, metric_dims(p.attributes), _whole(p))
+                continue
+            series.setdefault((name, *key), []).append(p)
+    for skey, items in series.items():
+        name = skey[0]
         items.sort(key=lambda p: p.time_ns)
         first = items[0]
         if first.start_ns >= read_since_ns:  # the stream began inside what was read: all of it counts
-            evaluator.add_point(first.time_ns / 1e9, first.name, metric_dims(first.attributes), _whole(first))
+            evaluator.add_point(first.time_ns / 1e9, name, metric_dims(first.attributes), _whole(first))
         for prev, point in zip(items, items[1:]):
             stats = _delta(prev, point)
             if stats is None:  # a reset: the new cumulative value is the delta
                 stats = _whole(point)
-            evaluator.add_point(point.time_ns / 1e9, point.name, metric_dims(point.attributes), stats)
+            evaluator.add_point(point.time_ns / 1e9, name, metric_dims(point.attributes), stats)
     return copies
 
 

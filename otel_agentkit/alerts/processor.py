@@ -24,7 +24,7 @@ from opentelemetry.trace import StatusCode
 
 from .. import diagnostics
 from .db import AlertStore
-from .engine import Dims, Evaluation, Evaluator, Stats, metric_dims
+from .engine import Dims, Evaluation, Evaluator, Stats, metric_dims, point_targets, wanted_with_aliases
 from .netguard import Guard
 from .notify import Notifier
 
@@ -210,16 +210,21 @@ _DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporali
 
 
 def points_from_metrics(data: MetricsData, wanted: Iterable[str]) -> list[Point]:
-    """The data points of the wanted metrics, each summarised as Stats (deltas for counters/histograms)."""
-    names = frozenset(wanted)
+    """The data points of the wanted metrics, each summarised as Stats (deltas for counters/histograms).
+    A rule on a pre-release metric name also reads its v0.1.0 alias and the other way round
+    (engine.METRIC_ALIASES), unless this collection carries both."""
+    wanted = frozenset(wanted)
+    names = wanted_with_aliases(wanted)
     out: list[Point] = []
     if not names:
         return out
     for rm in data.resource_metrics:
+        present = {(m.name, None) for sm in rm.scope_metrics for m in sm.metrics if m.name in names}
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 if metric.name not in names:
                     continue
+                targets = point_targets(metric.name, wanted, present, None)
                 d = metric.data
                 for p in d.data_points:
                     t = p.time_unix_nano / 1e9
@@ -235,7 +240,13 @@ def points_from_metrics(data: MetricsData, wanted: Iterable[str]) -> list[Point]
                         stats.add(float(p.value), t)
                     else:
                         continue
-                    out.append((t, metric.name, metric_dims(p.attributes or {}), stats))
+                    dims = metric_dims(p.attributes or {})
+                    for i, name in enumerate(targets):
+                        if i:  # a copy per further name: the engine merges into what it keeps
+                            copy = Stats()
+                            copy.merge(stats)
+                            stats = copy
+                        out.append((t, name, dims, stats))
     return out
 
 

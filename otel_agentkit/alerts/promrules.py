@@ -7,6 +7,10 @@ exporter and the Collector: dots become underscores, the unit is appended (``s``
 ``gen_ai_request_model``). A rule's cooldown maps to Alertmanager's ``repeat_interval`` (kept as an
 annotation); its channels to Alertmanager receivers (kept as a label for routing).
 
+The expressions read the metrics of GenAI semantic conventions v0.1.0 (the SDK's default): token_usage is
+the ``gen_ai.client.inference.usage.*`` counters (``..._total``); a rule on a pre-release metric (emitted only
+under the ``semconv`` switch) keeps that metric's own name and labels.
+
 Rules over span attributes have no metric to read and are listed as comments instead of being exported.
 """
 
@@ -22,27 +26,46 @@ from .rules import PERCENTILES, Rule, format_duration
 _UNITS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds", "min": "minutes",
           "h": "hours", "d": "days", "By": "bytes", "1": "", "%": "percent"}
 
-# Instrument kind and unit of the metrics this SDK emits.
+# Instrument kind and unit of the metrics this SDK emits: the v0.1.0 set (the default) first, then the
+# pre-release names still emitted under the switch (semconv="pre-release" or "both"), then the project's.
 KNOWN_METRICS: dict[str, tuple[str, str]] = {
     sc.METRIC_INFERENCE_DURATION: ("histogram", sc.UNIT_SECONDS),
     sc.METRIC_TIME_TO_FIRST_CHUNK: ("histogram", sc.UNIT_SECONDS),
     sc.METRIC_TIME_PER_OUTPUT_CHUNK: ("histogram", sc.UNIT_SECONDS),
+    sc.METRIC_USAGE_INPUT_TOKENS: ("counter", sc.UNIT_TOKENS),
+    sc.METRIC_USAGE_OUTPUT_TOKENS: ("counter", sc.UNIT_TOKENS),
+    sc.METRIC_USAGE_CACHE_READ_INPUT_TOKENS: ("counter", sc.UNIT_TOKENS),
+    sc.METRIC_USAGE_CACHE_WRITE_INPUT_TOKENS: ("counter", sc.UNIT_TOKENS),
+    sc.METRIC_USAGE_REASONING_OUTPUT_TOKENS: ("counter", sc.UNIT_TOKENS),
     sc.METRIC_INPUT_TOKENS: ("histogram", sc.UNIT_TOKENS),
     sc.METRIC_OUTPUT_TOKENS: ("histogram", sc.UNIT_TOKENS),
+    sc.METRIC_EMBEDDINGS_DURATION: ("histogram", sc.UNIT_SECONDS),
+    sc.METRIC_EMBEDDINGS_INPUT_TOKENS: ("histogram", sc.UNIT_TOKENS),
     sc.METRIC_TOOL_DURATION: ("histogram", sc.UNIT_SECONDS),
+    sc.METRIC_INVOKE_AGENT_DURATION: ("histogram", sc.UNIT_SECONDS),
+    sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS: ("histogram", sc.UNIT_CALLS),  # an annotation: no unit suffix
+    sc.METRIC_INVOKE_AGENT_TOOL_CALLS: ("histogram", sc.UNIT_CALLS),
+    sc.METRIC_OPERATION_DURATION: ("histogram", sc.UNIT_SECONDS),  # generic operations (retrieval)
+    # pre-release set (gen_ai.client.operation.duration was also the inference duration's duplicate there)
     sc.METRIC_INVOCATION_DURATION: ("histogram", sc.UNIT_SECONDS),
-    sc.METRIC_LEGACY_OPERATION_DURATION: ("histogram", sc.UNIT_SECONDS),
     sc.METRIC_LEGACY_TOKEN_USAGE: ("histogram", sc.UNIT_TOKENS),
+    # project
     sc.METRIC_COST: ("counter", sc.UNIT_USD),
     sc.METRIC_SDK_ERRORS: ("counter", ""),
     sc.METRIC_SDK_DROPPED: ("counter", ""),
     sc.METRIC_SDK_PENDING_MEASUREMENTS: ("gauge", ""),
 }
-# Filter -> label, for the GenAI metrics and for the cost counter (which has short attribute names).
+# Filter -> label, for the GenAI metrics and for the cost counter (which has short attribute names). The
+# v0.1.0 GenAI metrics carry no workflow attribute except on gen_ai.invoke_agent.*, where a workflow's name
+# is gen_ai.agent.name with operation invoke_workflow (see _WORKFLOW_BY_AGENT_NAME).
 _GENAI_LABELS = {"model": sc.GEN_AI_REQUEST_MODEL, "provider": sc.GEN_AI_PROVIDER_NAME,
-                 "workflow": sc.GEN_AI_WORKFLOW_NAME, "agent": sc.GEN_AI_AGENT_NAME}
+                 "workflow": sc.AGENTKIT_WORKFLOW_NAME, "agent": sc.GEN_AI_AGENT_NAME}
 _COST_LABELS = {"model": sc.COST_ATTR_MODEL, "provider": sc.COST_ATTR_PROVIDER,
                 "workflow": sc.COST_ATTR_WORKFLOW, "agent": sc.COST_ATTR_AGENT}
+_PRE_RELEASE_LABELS = {**_GENAI_LABELS, "workflow": sc.GEN_AI_WORKFLOW_NAME}
+_PRE_RELEASE_METRICS = frozenset({sc.METRIC_INVOCATION_DURATION, sc.METRIC_LEGACY_TOKEN_USAGE})
+_WORKFLOW_BY_AGENT_NAME = frozenset({sc.METRIC_INVOKE_AGENT_DURATION, sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS,
+                                     sc.METRIC_INVOKE_AGENT_TOOL_CALLS})
 
 
 class NotExportable(ValueError):
@@ -83,9 +106,16 @@ def _glob_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def _matchers(rule: Rule, labels: dict[str, str], extra: Sequence[str] = ()) -> str:
+def _matchers(rule: Rule, labels: dict[str, str], extra: Sequence[str] = (), *,
+              workflow_by_agent_name: bool = False) -> str:
     parts = []
-    for key, value in sorted(rule.filters.items()):
+    filters = dict(rule.filters)
+    if workflow_by_agent_name and "workflow" in filters:
+        if "agent" in filters:
+            raise NotExportable("a workflow and an agent filter both name gen_ai.agent.name on this metric")
+        filters["agent"] = filters.pop("workflow")
+        parts.append(f"{sanitize(sc.GEN_AI_OPERATION_NAME)}={_quote(sc.OP_INVOKE_WORKFLOW)}")
+    for key, value in sorted(filters.items()):
         label = sanitize(labels[key])
         if any(c in value for c in "*?"):
             parts.append(f"{label}=~{_quote(_glob_regex(value))}")
@@ -104,11 +134,11 @@ def rule_expr(rule: Rule) -> str:
     if rule.metric == "daily_cost":
         cost = prometheus_name(sc.METRIC_COST, sc.UNIT_USD, "counter")
         return f"sum(increase({cost}{_matchers(rule, _COST_LABELS)}{w})){cmp}"
-    if rule.metric == "token_usage":
-        tin = prometheus_name(sc.METRIC_INPUT_TOKENS, sc.UNIT_TOKENS, "histogram")
-        tout = prometheus_name(sc.METRIC_OUTPUT_TOKENS, sc.UNIT_TOKENS, "histogram")
-        return (f"((sum(increase({tin}_sum{m}{w})) or vector(0)) + "
-                f"(sum(increase({tout}_sum{m}{w})) or vector(0))){cmp}")
+    if rule.metric == "token_usage":  # the v0.1.0 usage counters (gen_ai.client.inference.usage.*)
+        tin = prometheus_name(sc.METRIC_USAGE_INPUT_TOKENS, sc.UNIT_TOKENS, "counter")
+        tout = prometheus_name(sc.METRIC_USAGE_OUTPUT_TOKENS, sc.UNIT_TOKENS, "counter")
+        return (f"((sum(increase({tin}{m}{w})) or vector(0)) + "
+                f"(sum(increase({tout}{m}{w})) or vector(0))){cmp}")
     if rule.metric == "error_rate":
         errors = _matchers(rule, _GENAI_LABELS, [f'{sanitize(sc.ERROR_TYPE)}!=""'])
         return (f"(100 * (sum(rate({duration}_count{errors}{w})) or vector(0)) / "
@@ -120,8 +150,9 @@ def rule_expr(rule: Rule) -> str:
     if rule.source != "metrics":
         raise NotExportable(f"{rule.metric} is a span attribute; Prometheus has no metric for it")
     kind, unit = KNOWN_METRICS.get(rule.metric, ("unknown", ""))
-    labels = _COST_LABELS if rule.metric == sc.METRIC_COST else _GENAI_LABELS
-    m = _matchers(rule, labels)
+    labels = (_COST_LABELS if rule.metric == sc.METRIC_COST
+              else _PRE_RELEASE_LABELS if rule.metric in _PRE_RELEASE_METRICS else _GENAI_LABELS)
+    m = _matchers(rule, labels, workflow_by_agent_name=rule.metric in _WORKFLOW_BY_AGENT_NAME)
     agg = rule.aggregation or "sum"
     if kind == "histogram":
         name = prometheus_name(rule.metric, unit, kind)

@@ -193,11 +193,17 @@ USAGE_KEYS: tuple[str, ...] = (
     sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
     sc.GEN_AI_PROVIDER_NAME, sc.LEGACY_GEN_AI_SYSTEM,
     sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL, sc.AGENTKIT_COST_USD, sc.ERROR_TYPE,
-    sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_STAGE, sc.AGENTKIT_TIER, sc.ENDUSER_PSEUDO_ID,
-    sc.AGENTKIT_PROMPT_NAME, sc.AGENTKIT_PROMPT_FORMAT, sc.AGENTKIT_RETRIES, sc.AGENTKIT_PARSE_SUCCESS,
-    sc.AGENTKIT_VALIDATION_SUCCESS, sc.AGENTKIT_SAMPLING_RATIO,
+    sc.AGENTKIT_WORKFLOW_NAME, sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_AGENT_NAME,
+    sc.AGENTKIT_STAGE, sc.AGENTKIT_TIER, sc.ENDUSER_PSEUDO_ID,
+    sc.GEN_AI_PROMPT_NAME, sc.AGENTKIT_PROMPT_NAME, sc.AGENTKIT_PROMPT_FORMAT, sc.AGENTKIT_RETRIES,
+    sc.AGENTKIT_PARSE_SUCCESS, sc.AGENTKIT_VALIDATION_SUCCESS, sc.AGENTKIT_SAMPLING_RATIO,
 )
-"""The span attributes a usage record is made of, in the order from_columns reads them."""
+"""The span attributes a usage record is made of, in the order from_columns reads them.
+
+Files written with either name set are read: the workflow is ``agentkit.workflow.name`` (v0.1.0 has no
+workflow attribute on child spans; the SDK carries it there) else ``gen_ai.workflow.name`` (pre-release
+files); the agent ``gen_ai.agent.name`` else ``agentkit.agent.name``; the prompt ``gen_ai.prompt.name`` else
+``agentkit.prompt.name`` (pre-release files)."""
 
 
 def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
@@ -213,8 +219,8 @@ def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
     """As :func:`from_span`, from a span read as the columns of USAGE_KEYS (what UsageReader reads); raises
     BadSpan for an llm span with a value no real call has."""
     (operation, inp, legacy_inp, out, legacy_out, cr, cw, legacy_cw, rs, provider, legacy_provider,
-     request_model, response_model, cost, error_type, workflow, agent, stage, tier, user, prompt_name, fmt,
-     retries, parse, valid, ratio) = span.values
+     request_model, response_model, cost, error_type, workflow, legacy_workflow, agent, project_agent, stage,
+     tier, user, prompt_name, legacy_prompt_name, fmt, retries, parse, valid, ratio) = span.values
     if type(operation) is not str or operation not in _INFERENCE:  # not hashable, even, from another writer
         return None
     # Hot path (once per call over files of any size): the usual types are checked inline and only odd
@@ -256,6 +262,12 @@ def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
             error_type = str(error_type)
     if cost is None and not ok and inp is None and out is None:
         cost, source = 0.0, "failed"  # a failed call that reported no usage was not billed
+    if workflow is None:
+        workflow = legacy_workflow
+    if agent is None:
+        agent = project_agent
+    if prompt_name is None:
+        prompt_name = legacy_prompt_name
     if workflow is not None and type(workflow) is not str:
         workflow = str(workflow)
     if agent is not None and type(agent) is not str:

@@ -31,13 +31,16 @@ class SpanMaker:
     def llm(self, *, end: float = NOW, duration: float = 0.5, model: str = "gpt-4o", provider: str = "openai",
             response_model: str | None = None, workflow: str | None = None, agent: str | None = None,
             input_tokens: int | None = 10, output_tokens: int | None = 5, cost: float | None = 0.001,
-            error: bool = False, operation: str = sc.OP_CHAT, extra: dict[str, Any] | None = None) -> ReadableSpan:
+            error: bool = False, operation: str = sc.OP_CHAT, extra: dict[str, Any] | None = None,
+            pre_release: bool = False) -> ReadableSpan:
+        """An inference span; ``workflow`` goes to agentkit.workflow.name (v0.1.0 SDK), or to
+        gen_ai.workflow.name with ``pre_release`` (what the SDK wrote before)."""
         attrs: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider,
                                  sc.GEN_AI_REQUEST_MODEL: model}
         if response_model:
             attrs[sc.GEN_AI_RESPONSE_MODEL] = response_model
         if workflow:
-            attrs[sc.GEN_AI_WORKFLOW_NAME] = workflow
+            attrs[sc.GEN_AI_WORKFLOW_NAME if pre_release else sc.AGENTKIT_WORKFLOW_NAME] = workflow
         if agent:
             attrs[sc.GEN_AI_AGENT_NAME] = agent
         if input_tokens is not None:

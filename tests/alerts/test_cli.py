@@ -280,7 +280,7 @@ def test_export_rules_pass_promtool(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "gen_ai_client_inference_duration_seconds_count{gen_ai_provider_name=\\\"openai\\\"," in text
     assert "histogram_quantile(0.99, sum by (le) (rate(gen_ai_client_inference_duration_seconds_bucket[5m])))" \
         in text
-    assert "gen_ai_client_inference_operation_input_tokens_sum" in text
+    assert "gen_ai_client_inference_usage_input_tokens_total" in text  # the v0.1.0 usage counter
     assert '# not exported: rule 3 "avg_latency > 800 agent=triage": disabled' in text
     assert "# not exported: rule 11" in text and "span attribute" in text
     checked = subprocess.run([promtool, "check", "rules", str(target)], capture_output=True, text=True, timeout=60)

@@ -55,8 +55,11 @@ def assert_ticket_in_phoenix(spans: dict[str, dict[str, Any]], ticket: w.Ticket)
     for child in (chat, tool_ok, tool_failed):
         assert child["parent_id"] == span_id[w.SPAN_AGENT], child["name"]
 
+    # v0.1.0: a workflow is an invoke_agent span (operation invoke_workflow) named by gen_ai.agent.name
+    assert wf["name"] == sc.span_name(sc.OP_INVOKE_AGENT, w.WORKFLOW)
     assert wf["attributes"][sc.GEN_AI_OPERATION_NAME] == sc.OP_INVOKE_WORKFLOW
-    assert wf["attributes"][sc.GEN_AI_WORKFLOW_NAME] == w.WORKFLOW
+    assert wf["attributes"][sc.GEN_AI_AGENT_NAME] == w.WORKFLOW
+    assert sc.GEN_AI_WORKFLOW_NAME not in wf["attributes"]
     assert agent["attributes"][sc.GEN_AI_OPERATION_NAME] == sc.OP_INVOKE_AGENT
     assert agent["attributes"][sc.GEN_AI_AGENT_NAME] == w.AGENT
     attrs = chat["attributes"]
@@ -64,13 +67,13 @@ def assert_ticket_in_phoenix(spans: dict[str, dict[str, Any]], ticket: w.Ticket)
         sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL,
         sc.GEN_AI_RESPONSE_ID, sc.GEN_AI_REQUEST_TEMPERATURE, sc.GEN_AI_REQUEST_MAX_TOKENS,
         sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.GEN_AI_RESPONSE_FINISH_REASONS,
-        sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME)} == {
+        sc.AGENTKIT_AGENT_NAME, sc.AGENTKIT_WORKFLOW_NAME, sc.GEN_AI_WORKFLOW_NAME)} == {
         sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.GEN_AI_PROVIDER_NAME: w.PROVIDER,
         sc.GEN_AI_REQUEST_MODEL: w.MODEL, sc.GEN_AI_RESPONSE_MODEL: w.RESPONSE_MODEL,
         sc.GEN_AI_RESPONSE_ID: "chatcmpl-e2e", sc.GEN_AI_REQUEST_TEMPERATURE: w.TEMPERATURE,
         sc.GEN_AI_REQUEST_MAX_TOKENS: w.MAX_TOKENS, sc.GEN_AI_USAGE_INPUT_TOKENS: w.INPUT_TOKENS,
         sc.GEN_AI_USAGE_OUTPUT_TOKENS: w.OUTPUT_TOKENS, sc.GEN_AI_RESPONSE_FINISH_REASONS: ["stop"],
-        sc.GEN_AI_AGENT_NAME: w.AGENT, sc.GEN_AI_WORKFLOW_NAME: w.WORKFLOW}
+        sc.AGENTKIT_AGENT_NAME: w.AGENT, sc.AGENTKIT_WORKFLOW_NAME: w.WORKFLOW, sc.GEN_AI_WORKFLOW_NAME: None}
     assert isinstance(attrs[sc.AGENTKIT_COST_USD], float) and attrs[sc.AGENTKIT_COST_USD] > 0
     assert {k: tool_ok["attributes"].get(k) for k in (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_CALL_ID, sc.GEN_AI_TOOL_TYPE)} \
         == {sc.GEN_AI_TOOL_NAME: w.TOOL_OK, sc.GEN_AI_TOOL_CALL_ID: w.TOOL_OK_CALL_ID, sc.GEN_AI_TOOL_TYPE: "function"}

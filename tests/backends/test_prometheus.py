@@ -73,22 +73,25 @@ def test_genai_metrics_scraped_by_prometheus_and_queried_by_name(tmp_path: Path,
         wait_for_value(prom, 'up{job="agentkit"}', 1.0, "Prometheus to scrape the SDK endpoint")
 
         # Two tickets, one scrape apart: rate/increase over the series then see a rise, as alert rules do.
+        # Tokens are the v0.1.0 usage counters (``..._total``, with gen_ai.token.modality).
         w.run_ticket()
-        tokens_in = series(sc.METRIC_LEGACY_TOKEN_USAGE, "_sum") + \
-            f'{{{label(sc.GEN_AI_TOKEN_TYPE)}="{sc.TOKEN_TYPE_INPUT}"}}'
+        tokens_in = series(sc.METRIC_USAGE_INPUT_TOKENS)
         wait_for_value(prom, f"sum({tokens_in})", w.INPUT_TOKENS, "the first ticket's input tokens")
         w.run_ticket()
         wait_for_value(prom, f"sum({tokens_in})", 2 * w.INPUT_TOKENS, "both tickets' input tokens")
+        assert tokens_in == "gen_ai_client_inference_usage_input_tokens_total"
+        assert {s["metric"].get(label(sc.GEN_AI_TOKEN_MODALITY)) for s in prom.query(tokens_in)} == {sc.MODALITY_TEXT}
 
         model = f'{label(sc.GEN_AI_REQUEST_MODEL)}="{w.MODEL}"'
-        out_tokens = series(sc.METRIC_LEGACY_TOKEN_USAGE, "_sum") + \
-            f'{{{label(sc.GEN_AI_TOKEN_TYPE)}="{sc.TOKEN_TYPE_OUTPUT}",{model}}}'
-        assert prom.value(f"sum({out_tokens})") == 2 * w.OUTPUT_TOKENS
+        assert prom.value(f"sum({series(sc.METRIC_USAGE_OUTPUT_TOKENS)}{{{model}}})") == 2 * w.OUTPUT_TOKENS
         assert prom.value(f"sum({series(sc.METRIC_INPUT_TOKENS, '_sum')}{{{model}}})") == 2 * w.INPUT_TOKENS
         assert prom.value(f"sum({series(sc.METRIC_INFERENCE_DURATION, '_count')}{{{model}}})") == 2
-        assert prom.value(f"sum({series(sc.METRIC_LEGACY_OPERATION_DURATION, '_count')}{{{model}}})") == 2
         buckets = prom.query(f"{series(sc.METRIC_INFERENCE_DURATION, '_bucket')}{{{model}}}")
         assert sorted(float(b["metric"]["le"]) for b in buckets)[:-1] == list(sc.DURATION_BUCKETS)  # + +Inf
+        # the pre-release metrics are not emitted by default
+        for old in (series(sc.METRIC_LEGACY_TOKEN_USAGE, "_count"), series(sc.METRIC_INVOCATION_DURATION, "_count"),
+                    series(sc.METRIC_LEGACY_OPERATION_DURATION, "_count")):
+            assert prom.query(old) == [], old
 
         cost = prom.query(series(sc.METRIC_COST))
         assert len(cost) == 1 and float(cost[0]["value"][1]) > 0
@@ -99,9 +102,9 @@ def test_genai_metrics_scraped_by_prometheus_and_queried_by_name(tmp_path: Path,
         assert {(t["metric"][label(sc.GEN_AI_TOOL_NAME)], t["metric"].get(label(sc.ERROR_TYPE), ""), t["value"][1])
                 for t in tools} == {(w.TOOL_OK, "", "2"),
                                     (w.TOOL_FAILS, f"{w.RefundRefused.__module__}.{w.RefundRefused.__qualname__}", "2")}
-        invocations = prom.query(f'{series(sc.METRIC_INVOCATION_DURATION, "_count")}'
+        invocations = prom.query(f'{series(sc.METRIC_INVOKE_AGENT_DURATION, "_count")}'
                                  f'{{{label(sc.GEN_AI_OPERATION_NAME)}="{sc.OP_INVOKE_WORKFLOW}"}}')
-        assert [(i["metric"][label(sc.GEN_AI_WORKFLOW_NAME)], i["value"][1]) for i in invocations] == [(w.WORKFLOW, "2")]
+        assert [(i["metric"][label(sc.GEN_AI_AGENT_NAME)], i["value"][1]) for i in invocations] == [(w.WORKFLOW, "2")]
 
         # Exported alert rules, evaluated by Prometheus itself over what it scraped: they parse, and the
         # ones whose threshold the traffic crossed return a sample (would fire).
@@ -111,3 +114,6 @@ def test_genai_metrics_scraped_by_prometheus_and_queried_by_name(tmp_path: Path,
         assert prom.query(rule_expr(quiet)) == []
         assert prom.query(rule_expr(Rule(metric="daily_cost", threshold=0, comparison=">=", window="5m"))) != []
         assert prom.query(rule_expr(Rule(metric="avg_latency", threshold=0, comparison=">=", window="5m"))) != []
+        workflow_runs = Rule(metric=sc.METRIC_INVOKE_AGENT_DURATION, aggregation="count", threshold=0, comparison=">",
+                             window="5m", filters={"workflow": w.WORKFLOW})
+        assert prom.query(rule_expr(workflow_runs)) != []

@@ -24,7 +24,7 @@ TOOL_OK = "lookup_order"
 TOOL_OK_CALL_ID = "call_42"
 TOOL_FAILS = "refund"
 
-SPAN_WORKFLOW = sc.span_name(sc.OP_INVOKE_WORKFLOW, WORKFLOW)
+SPAN_WORKFLOW = sc.span_name(sc.OP_INVOKE_AGENT, WORKFLOW)  # v0.1.0: workflows are invoke_agent spans
 SPAN_AGENT = sc.span_name(sc.OP_INVOKE_AGENT, AGENT)
 SPAN_CHAT = sc.span_name(sc.OP_CHAT, MODEL)
 SPAN_TOOL_OK = sc.span_name(sc.OP_EXECUTE_TOOL, TOOL_OK)

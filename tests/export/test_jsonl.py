@@ -124,7 +124,8 @@ def test_span_lines_are_the_collectors_format(tmp_path):
     span = raw["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert len(span["traceId"]) == 32 and len(span["spanId"]) == 16  # hex, not base64
     assert isinstance(span["startTimeUnixNano"], str) and isinstance(span["kind"], int)  # int64 as strings
-    assert raw["resourceSpans"][0]["scopeSpans"][0]["schemaUrl"] == sc.SCHEMA_URL
+    # v0.1.0 gives no schema URL (semconv.SCHEMA_URL is None): the scope then carries none
+    assert raw["resourceSpans"][0]["scopeSpans"][0].get("schemaUrl") == sc.SCHEMA_URL
     assert parse_otlp_line(line, ExportTraceServiceRequest()) == pb_encode_spans(spans)
 
 

@@ -92,7 +92,18 @@ def home_problem(path: Path | str) -> str:
     return ""
 
 
-_home_warned: set[tuple[str, str]] = set()
+_warned: set[tuple[str, ...]] = set()
+
+
+def _warn_once(key: tuple[str, ...], message: str, *args: object) -> None:
+    """One warning per key for the life of the process (config sits below diagnostics, which has the same
+    for the floors above)."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    import logging
+
+    logging.getLogger("otel_agentkit").warning(message, *args)
 
 
 def _fallback_homes() -> list[Path]:
@@ -127,19 +138,13 @@ def _usable_home() -> Path:
         return home
     source = f"{ENV_HOME}={os.environ[ENV_HOME]!r}" if os.environ.get(ENV_HOME) else f"the data directory {home}"
     chosen = next((c for c in _fallback_homes() if c != home and not home_problem(c)), None)
-    key = (str(home), str(chosen))
-    if key not in _home_warned:
-        _home_warned.add(key)
-        import logging
-
-        if chosen is None:
-            logging.getLogger("otel_agentkit").warning(
-                "otel_agentkit: %s cannot be written (%s) and no fallback can either: local telemetry files "
-                "and the spool will fail (counted in agentkit.sdk.dropped)", source, why)
-        else:
-            logging.getLogger("otel_agentkit").warning(
-                "otel_agentkit: %s cannot be written (%s): writing to %s instead (read it with "
-                "`agentkit --home %s`)", source, why, chosen, chosen)
+    key = ("home", str(home), str(chosen))
+    if chosen is None:
+        _warn_once(key, "otel_agentkit: %s cannot be written (%s) and no fallback can either: local telemetry "
+                   "files and the spool will fail (counted in agentkit.sdk.dropped)", source, why)
+    else:
+        _warn_once(key, "otel_agentkit: %s cannot be written (%s): writing to %s instead (read it with "
+                   "`agentkit --home %s`)", source, why, chosen, chosen)
     return chosen if chosen is not None else home
 
 
@@ -250,7 +255,6 @@ class Settings:
 
 SEMCONV_MODES = ("v0.1.0", "pre-release", "both")
 _OPT_IN = {"gen_ai_latest_experimental": "v0.1.0", "gen_ai_latest_experimental/dup": "both"}
-_warned: set[tuple[str, str]] = set()
 
 
 def parse_semconv(setting: str, value: object) -> str:
@@ -263,14 +267,8 @@ def parse_semconv(setting: str, value: object) -> str:
     raise ConfigError(setting, value, "expected one of " + ", ".join(SEMCONV_MODES))
 
 
-def _warn_once(name: str, value: str, why: str) -> None:
-    if (name, value) in _warned:
-        return
-    _warned.add((name, value))
-    import logging
-
-    logging.getLogger("otel_agentkit").warning("otel_agentkit: ignoring %s=%r (%s); using %s", name, value, why,
-                                               SEMCONV_MODES[0])
+def _ignore_env(name: str, value: str, why: str) -> None:
+    _warn_once((name, value), "otel_agentkit: ignoring %s=%r (%s); using %s", name, value, why, SEMCONV_MODES[0])
 
 
 def semconv_from_env(env: Mapping[str, str]) -> str | None:
@@ -283,7 +281,7 @@ def semconv_from_env(env: Mapping[str, str]) -> str | None:
         try:
             return parse_semconv(ENV_SEMCONV, raw)
         except ConfigError:
-            _warn_once(ENV_SEMCONV, raw, "expected one of " + ", ".join(SEMCONV_MODES))  # type: ignore[arg-type]
+            _ignore_env(ENV_SEMCONV, raw, "expected one of " + ", ".join(SEMCONV_MODES))  # type: ignore[arg-type]
             return None
     raw = env.get(ENV_SEMCONV_OPT_IN)
     if not raw:
@@ -294,7 +292,7 @@ def semconv_from_env(env: Mapping[str, str]) -> str | None:
             if chosen != "both":  # /dup wins when both are listed
                 chosen = _OPT_IN[token]
         elif token.startswith("gen_ai"):
-            _warn_once(ENV_SEMCONV_OPT_IN, token, "unknown gen_ai value")
+            _ignore_env(ENV_SEMCONV_OPT_IN, token, "unknown gen_ai value")
     return chosen
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from typing import Hashable
 
 logger = logging.getLogger("otel_agentkit")
 
@@ -31,6 +32,22 @@ def report(where: str, exc: BaseException) -> None:
                            where, key[1], exc)
         except Exception:  # a broken logging handler must not break the caller either
             pass
+
+
+_warned: set[Hashable] = set()
+
+
+def warn_once(key: Hashable, message: str, *args: object) -> None:
+    """Log a warning about a misconfiguration the first time ``key`` is seen: a setting that is wrong stays
+    wrong for the life of the process, and one line says it."""
+    with _lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    try:
+        logger.warning(message, *args)
+    except Exception:  # a broken logging handler must not break the caller either
+        pass
 
 
 def count_drop(what: str, n: int = 1) -> None:

@@ -269,7 +269,6 @@ class _SharedWriters:
 
 
 _SHARED_FLUSH_AT_SHUTDOWN_S = 2.0
-_service_name_warned: set[tuple[str, str]] = set()
 
 
 def _check_service_name(settings: Settings, provider: Any) -> None:
@@ -282,10 +281,10 @@ def _check_service_name(settings: Settings, provider: Any) -> None:
     if resource is None:  # MeterProvider keeps it in its configuration
         resource = getattr(getattr(provider, "_sdk_config", None), "resource", None)
     actual = getattr(resource, "attributes", {}).get("service.name") if resource is not None else None
-    if actual is None or str(actual) == wanted or (wanted, str(actual)) in _service_name_warned:
+    if actual is None or str(actual) == wanted:
         return
-    _service_name_warned.add((wanted, str(actual)))
-    diagnostics.logger.warning(
+    diagnostics.warn_once(
+        ("service_name", wanted, str(actual)),
         "otel_agentkit: service_name %r not applied: the %s was set up before init() (by opentelemetry-instrument "
         "or the application) with service.name %r, which its spans and metrics keep; set OTEL_SERVICE_NAME=%s "
         "for both to agree", wanted, type(provider).__name__, str(actual), wanted)

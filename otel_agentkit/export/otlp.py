@@ -703,9 +703,6 @@ def spool_max_bytes(settings: Settings | None = None) -> int:
     return DEFAULT_MAX_BYTES
 
 
-_endpoint_warned: set[tuple[str, str]] = set()
-
-
 def _build(settings: Settings, signal: str, wrapper: type) -> Any:
     """The spooling exporter for ``signal``; None (and one warning) when the endpoint variable is malformed:
     an environment variable must not stop the application, and batches for an endpoint that cannot exist
@@ -720,11 +717,9 @@ def _build(settings: Settings, signal: str, wrapper: type) -> Any:
             exc = ConfigError(got[0], got[1], f"not a usable OTLP endpoint: {exc}")
         if not _endpoint_variable(exc):
             raise exc from None
-        key = (str(exc.setting), str(exc.value))
-        if key not in _endpoint_warned:
-            _endpoint_warned.add(key)
-            logger.warning("otel_agentkit: %s; OTLP export is off until it is fixed (local files and other "
-                           "exporters go on)", exc)
+        diagnostics.warn_once(("otlp.endpoint", str(exc.setting), str(exc.value)),
+                              "otel_agentkit: %s; OTLP export is off until it is fixed (local files and other "
+                              "exporters go on)", exc)
         return None
     spool = Spool(spool_dir(settings.home, signal), signal, spool_max_bytes(settings))
     name = "otlp-grpc" if target.protocol == "grpc" else "otlp-http"

@@ -37,7 +37,8 @@ def sampling_ratio(tracer: Any) -> float | None:
         return None
     match = _RATIO.match(description)
     if match is None:
-        diagnostics.logger.warning(
+        diagnostics.warn_once(
+            ("sampler", description),
             "otel_agentkit: the sampler %s keeps an unknown share of calls; usage and cost totals read from "
             "spans count only the sampled ones (the agentkit.cost metric is not sampled)", description)
         return None

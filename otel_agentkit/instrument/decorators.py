@@ -63,13 +63,20 @@ class Operation:
                         inherit[key] = target
         return Operation(self.category, self.operation, target, self.kind, attrs, inherit, self._target_attr)
 
+    def _span_name_kind(self, released: bool) -> tuple[str, SpanKind]:
+        """v0.1.0: a workflow is an invoke_agent span (its operation name stays invoke_workflow); a retrieval
+        is an INTERNAL span named ``retrieval``. The pre-release set named both by their own operation."""
+        if released and self.category == WORKFLOW:
+            return sc.span_name(sc.OP_INVOKE_AGENT, self.target), self.kind
+        if released and self.category == RETRIEVAL:
+            return sc.OP_RETRIEVAL, SpanKind.INTERNAL
+        return sc.span_name(self.operation, self.target), self.kind
+
     def begin(self, tel: _state.Telemetry, parent: otel_context.Context | None = None) -> Invocation | None:
         """A started Invocation, or None if the SDK failed to start one (reported; the call goes on)."""
         try:
-            # v0.1.0: a workflow is an invoke_agent span (its operation name stays invoke_workflow)
-            named = sc.OP_INVOKE_AGENT if self.category == WORKFLOW and tel.new else self.operation
-            inv = Invocation(tel, self.category, self.operation, sc.span_name(named, self.target),
-                             self.kind, self.attributes)
+            name, kind = self._span_name_kind(tel.new)
+            inv = Invocation(tel, self.category, self.operation, name, kind, self.attributes)
             return inv.start(parent, inherit=self.inherit)
         except Exception as exc:
             diagnostics.report("invocation.start", exc)
@@ -475,8 +482,8 @@ def embedding(func: Any = None, /, *, provider: str | None = None, model: str | 
 
 def retrieval(func: Any = None, /, *, data_source: str | None = None, top_k: int | None = None,
               provider: str | None = None) -> Any:
-    """A retrieval from a data source (span ``retrieval {data_source}``, CLIENT); the data source defaults
-    to the function's name."""
+    """A retrieval from a data source (span ``retrieval``, INTERNAL; pre-release: ``retrieval {data_source}``,
+    CLIENT); the data source (``gen_ai.data_source.id``) defaults to the function's name."""
     def make(data_source: str | None = data_source) -> Operation:
         return Operation(RETRIEVAL, sc.OP_RETRIEVAL, data_source, SpanKind.CLIENT, {
             sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: data_source,

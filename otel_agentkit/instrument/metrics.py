@@ -45,13 +45,15 @@ _CLIENT_KEYS = (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQ
                 sc.SERVER_PORT)
 # v0.1.0 metric attributes, picked from the span's start attributes.
 _METRIC_KEYS = {
-    INFERENCE: _CLIENT_KEYS, EMBEDDINGS: _CLIENT_KEYS, RETRIEVAL: _CLIENT_KEYS,
+    INFERENCE: _CLIENT_KEYS, EMBEDDINGS: _CLIENT_KEYS,
+    RETRIEVAL: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_DATA_SOURCE_ID, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL),
     TOOL: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE),
     AGENT: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME),
     WORKFLOW: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME),
 }
 # The pre-release ones.
 _PRE_KEYS = dict(_METRIC_KEYS)
+_PRE_KEYS[RETRIEVAL] = _CLIENT_KEYS
 _PRE_KEYS[TOOL] = (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE, sc.GEN_AI_AGENT_NAME)
 _PRE_KEYS[AGENT] = _PRE_KEYS[WORKFLOW] = (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME)
 
@@ -104,7 +106,7 @@ class GenAIMetrics:
         self.tool_duration = hist(sc.METRIC_TOOL_DURATION, unit=sc.UNIT_SECONDS, description="Tool duration",
                                   explicit_bucket_boundaries_advisory=d)
         self.operation_duration = hist(sc.METRIC_OPERATION_DURATION, unit=sc.UNIT_SECONDS,
-                                       description="GenAI operation duration (retrieval; inference: pre-release)",
+                                       description="GenAI operation duration (pre-release: retrieval, inference)",
                                        explicit_bucket_boundaries_advisory=d)
         if new:
             self.usage = {  # counters, summed per attribute set
@@ -114,6 +116,9 @@ class GenAIMetrics:
                     (sc.METRIC_USAGE_CACHE_READ_INPUT_TOKENS, "Input tokens read from the provider's cache"),
                     (sc.METRIC_USAGE_CACHE_WRITE_INPUT_TOKENS, "Input tokens written to the provider's cache"),
                     (sc.METRIC_USAGE_REASONING_OUTPUT_TOKENS, "Output tokens spent on reasoning"))}
+            self.retrieval_duration = hist(sc.METRIC_RETRIEVAL_DURATION, unit=sc.UNIT_SECONDS,
+                                           description="GenAI retrieval duration",
+                                           explicit_bucket_boundaries_advisory=d)
             self.embeddings_duration = hist(sc.METRIC_EMBEDDINGS_DURATION, unit=sc.UNIT_SECONDS,
                                             description="GenAI embeddings duration",
                                             explicit_bucket_boundaries_advisory=d)
@@ -265,11 +270,17 @@ class GenAIMetrics:
                 pre[sc.GEN_AI_INVOCATION_IS_NESTED] = nested
                 self.invocation_duration.record(duration, pre)
             return
+        if cat == RETRIEVAL:
+            if new:
+                self.retrieval_duration.record(duration, metric)
+            if old:  # the pre-release set: the generic operation duration, with the client attributes
+                pre = {k: attrs[k] for k in _PRE_KEYS[RETRIEVAL] if k in attrs}
+                if error_type is not None:
+                    pre[sc.ERROR_TYPE] = error_type
+                self.operation_duration.record(duration, pre)
+            return
         if response_model is not None:
             metric[sc.GEN_AI_RESPONSE_MODEL] = response_model
-        if cat == RETRIEVAL:
-            self.operation_duration.record(duration, metric)
-            return
         legacy = self.legacy
         if legacy:
             self.legacy_duration.record(duration, metric)

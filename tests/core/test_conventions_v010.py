@@ -10,9 +10,10 @@ comes from. A rule that selects nothing fails: the workload must exercise every 
 
 Spec files are those of the v0.1.0 tag of open-telemetry/semantic-conventions-genai (docs/gen-ai/...,
 model/...) unless a row says otherwise; ``verified`` says how the row was checked against the tag's text:
-"tag" (the v0.1.0 page itself), "changelog" (the v0.1.0 section of CHANGELOG.md), or "sheet" (only the
-project's names sheet ../shared/GENAI_CONVENTIONS.md and otel_agentkit/semconv.py: not confirmed against
-the tag's text).
+"tag" (the v0.1.0 page itself), "changelog" (the v0.1.0 section of CHANGELOG.md), "main" (the main
+branch's page, which a v0.1.0 page links to but whose tagged text could not be read here), or "sheet" (only
+the project's names sheet ../shared/GENAI_CONVENTIONS.md and otel_agentkit/semconv.py: not confirmed
+against the tag's text).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ CHANGELOG = "CHANGELOG.md (## v0.1.0)"
 AGENT_SPANS = "docs/gen-ai/gen-ai-agent-spans.md"
 INFERENCE = "docs/gen-ai/client-inference.md"
 EMBEDDINGS = "docs/gen-ai/client-embeddings.md"
-RETRIEVAL = "docs/gen-ai/retrieval.md"
+RETRIEVAL = "docs/gen-ai/retrieval.md (main; the tag's gen-ai-metrics.md links its #metrics)"
 METRICS = "docs/gen-ai/gen-ai-metrics.md"
 TOKEN_METRICS = "docs/gen-ai/gen-ai-token-metrics.md"
 EVENTS = "docs/gen-ai/gen-ai-events.md"
@@ -345,6 +346,22 @@ RULES: tuple[Rule, ...] = (
          lambda r: r.by_op("retrieval"), lambda s, r: _is_int(s.attributes.get("gen_ai.retrieval.top_k"))
          and "gen_ai.request.top_k" not in s.attributes
          and s.attributes.get("gen_ai.data_source.id") in ("kb", "wiki"), CHANGELOG + "; " + RETRIEVAL, "changelog"),
+    Rule("retrieval-span", "spans with gen_ai.operation.name=retrieval",
+         lambda r: r.by_op("retrieval"), lambda s, r: s.kind == "INTERNAL" and s.name == "retrieval",
+         RETRIEVAL, "main"),
+    Rule("retrieval-duration", "gen_ai.retrieval.duration points",
+         lambda r: r.metric("gen_ai.retrieval.duration"),
+         lambda p, r: _histogram("", "s", DURATION_BUCKETS)(p, r) is True
+         and p.attributes.get("gen_ai.operation.name") == "retrieval"
+         and p.attributes.get("gen_ai.data_source.id") in ("kb", "wiki"),
+         RETRIEVAL + " (buckets: the spec's duration buckets, not stated there)", "main"),
+    Rule("retrieval-duration-both-forms", "data sources of gen_ai.retrieval.duration points",
+         lambda r: [sorted(p.attributes.get("gen_ai.data_source.id") for p in r.metric("gen_ai.retrieval.duration"))],
+         lambda ids, r: ids == ["kb", "wiki"], RETRIEVAL, "main"),
+    Rule("retrieval-not-in-operation-duration", "gen_ai.client.operation.duration points",
+         lambda r: [p for p in r.points if p.name.startswith("gen_ai.")],
+         lambda p, r: not (p.name == "gen_ai.client.operation.duration"
+                           and p.attributes.get("gen_ai.operation.name") == "retrieval"), RETRIEVAL, "main"),
     Rule("tool-span", "spans with gen_ai.operation.name=execute_tool",
          lambda r: r.by_op("execute_tool"), lambda s, r: s.kind == "INTERNAL"
          and s.name == f"execute_tool {s.attributes['gen_ai.tool.name']}"
@@ -462,9 +479,17 @@ PRE_RELEASE_RULES: tuple[Rule, ...] = (
          lambda r: [p for p in r.metric("gen_ai.client.operation.duration")
                     if p.attributes.get("gen_ai.operation.name") in INFERENCE_OPS],
          lambda p, r: _histogram("", "s", DURATION_BUCKETS)(p, r) is True, "pre-release set", "project"),
+    Rule("pre-retrieval", "spans with gen_ai.operation.name=retrieval",
+         lambda r: r.by_op("retrieval"), lambda s, r: s.kind == "CLIENT"
+         and s.name == f"retrieval {s.attributes['gen_ai.data_source.id']}", "pre-release set", "project"),
+    Rule("pre-retrieval-duration", "gen_ai.client.operation.duration points of retrieval",
+         lambda r: [len([p for p in r.metric("gen_ai.client.operation.duration")
+                         if p.attributes.get("gen_ai.operation.name") == "retrieval"])],
+         lambda n, r: n == 1, "pre-release set (one attribute set: no data source on the metric)", "project"),
     Rule("pre-no-v010-only-names", "metric points", lambda r: list(r.points),
          lambda p, r: not p.name.startswith(("gen_ai.client.inference.usage.", "gen_ai.invoke_agent.",
-                                             "gen_ai.client.embeddings.")), "pre-release set", "project"),
+                                             "gen_ai.client.embeddings.", "gen_ai.retrieval.")),
+         "pre-release set", "project"),
 )
 
 
@@ -498,7 +523,7 @@ def test_pre_release_rule(rule: Rule, pre_release: Read):
 
 def test_every_rule_cites_its_source():
     for rule in RULES + PRE_RELEASE_RULES:
-        assert rule.spec and rule.applies_to and rule.verified in ("tag", "changelog", "sheet", "project"), rule.id
+        assert rule.spec and rule.applies_to and rule.verified in ("tag", "changelog", "main", "sheet", "project"), rule.id
 
 
 # The v0.1.0 rules that the pre-release output must break: the table is not vacuous (each of these rows
@@ -506,7 +531,8 @@ def test_every_rule_cites_its_source():
 PRE_RELEASE_BREAKS = ("workflow-span", "workflow-both-forms", "no-removed-names", "children-carry-agentkit-workflow",
                       "children-carry-agentkit-agent", "choice-count-only-when-not-1", "prompt-name",
                       "no-token-usage-metric", "usage-counters", "usage-counters-all-five", "embeddings-metrics",
-                      "embeddings-not-in-inference-metrics", "invoke-agent-duration", "invoke-agent-calls")
+                      "embeddings-not-in-inference-metrics", "invoke-agent-duration", "invoke-agent-calls",
+                      "retrieval-span", "retrieval-duration", "retrieval-not-in-operation-duration")
 
 
 def test_v010_rules_reject_the_pre_release_output(pre_release: Read):

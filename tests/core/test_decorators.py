@@ -48,7 +48,8 @@ def test_sync_llm_span_name_kind_and_attributes(sdk):
     (lambda: agentkit.workflow(name="triage"), "invoke_agent triage", SpanKind.INTERNAL, "invoke_workflow"),
     (lambda: agentkit.embedding(provider="openai", model="text-embedding-3-small"),
      "embeddings text-embedding-3-small", SpanKind.CLIENT, "embeddings"),
-    (lambda: agentkit.retrieval(data_source="kb", top_k=5), "retrieval kb", SpanKind.CLIENT, "retrieval"),
+    # v0.1.0 (retrieval.md): span name {gen_ai.operation.name}, INTERNAL
+    (lambda: agentkit.retrieval(data_source="kb", top_k=5), "retrieval", SpanKind.INTERNAL, "retrieval"),
 ])
 def test_every_span_kind(sdk, factory, name, kind, op):
     @factory()
@@ -74,6 +75,24 @@ def test_workflow_span_names(make_sdk, semconv, span_name, name_attr, absent):
     assert span.attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_INVOKE_WORKFLOW
     assert span.attributes[name_attr] == "triage"
     assert absent not in span.attributes
+
+
+@pytest.mark.parametrize("semconv, span_name, kind", [
+    ("v0.1.0", "retrieval", SpanKind.INTERNAL),
+    ("pre-release", "retrieval kb", SpanKind.CLIENT),
+    ("both", "retrieval", SpanKind.INTERNAL),
+])
+def test_retrieval_span_names(make_sdk, semconv, span_name, kind):
+    sdk = make_sdk(semconv=semconv)
+
+    @agentkit.retrieval
+    def kb() -> list[str]:
+        return ["doc"]
+
+    assert kb() == ["doc"]
+    span = sdk.span(span_name)
+    assert span.kind is kind
+    assert span.attributes[sc.GEN_AI_DATA_SOURCE_ID] == "kb"  # the function's name
 
 
 def test_tool_attributes(sdk):

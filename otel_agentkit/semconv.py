@@ -136,7 +136,7 @@ TOKEN_BUCKETS: Final = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )
 INVOCATION_BUCKETS: Final = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
-CALLS_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # calls per agent run
+CALLS_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128)  # calls per agent run (as implementations of v0.1.0 use)
 
 METRIC_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
 METRIC_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.inference.time_to_first_chunk"
@@ -156,7 +156,8 @@ METRIC_INVOKE_AGENT_INFERENCE_CALLS: Final = "gen_ai.invoke_agent.inference_call
 METRIC_INVOKE_AGENT_TOOL_CALLS: Final = "gen_ai.invoke_agent.tool_calls"  # per run
 METRIC_RETRIEVAL_DURATION: Final = "gen_ai.retrieval.duration"
 METRIC_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"  # pre-release: retrieval, legacy inference
-UNIT_CALLS: Final = "{call}"
+UNIT_INFERENCE_CALLS: Final = "{inference_call}"
+UNIT_TOOL_CALLS: Final = "{tool_call}"
 METRIC_INVOCATION_DURATION: Final = "gen_ai.invocation.duration"  # pre-release only
 METRIC_LEGACY_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
 METRIC_LEGACY_TOKEN_USAGE: Final = "gen_ai.client.token.usage"  # pre-release only

@@ -43,8 +43,8 @@ KNOWN_METRICS: dict[str, tuple[str, str]] = {
     sc.METRIC_EMBEDDINGS_INPUT_TOKENS: ("histogram", sc.UNIT_TOKENS),
     sc.METRIC_TOOL_DURATION: ("histogram", sc.UNIT_SECONDS),
     sc.METRIC_INVOKE_AGENT_DURATION: ("histogram", sc.UNIT_SECONDS),
-    sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS: ("histogram", sc.UNIT_CALLS),  # an annotation: no unit suffix
-    sc.METRIC_INVOKE_AGENT_TOOL_CALLS: ("histogram", sc.UNIT_CALLS),
+    sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS: ("histogram", sc.UNIT_INFERENCE_CALLS),  # an annotation: no unit suffix
+    sc.METRIC_INVOKE_AGENT_TOOL_CALLS: ("histogram", sc.UNIT_TOOL_CALLS),
     sc.METRIC_RETRIEVAL_DURATION: ("histogram", sc.UNIT_SECONDS),
     sc.METRIC_OPERATION_DURATION: ("histogram", sc.UNIT_SECONDS),  # pre-release: retrieval, and inference too
     # pre-release set (gen_ai.client.operation.duration was also the inference duration's duplicate there)

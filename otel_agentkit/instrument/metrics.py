@@ -129,10 +129,10 @@ class GenAIMetrics:
                                        description="Agent and workflow invocation duration",
                                        explicit_bucket_boundaries_advisory=list(sc.INVOCATION_BUCKETS))
             calls = list(sc.CALLS_BUCKETS)
-            self.agent_inference_calls = hist(sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS, unit=sc.UNIT_CALLS,
+            self.agent_inference_calls = hist(sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS, unit=sc.UNIT_INFERENCE_CALLS,
                                               description="Inference calls made in one agent run",
                                               explicit_bucket_boundaries_advisory=calls)
-            self.agent_tool_calls = hist(sc.METRIC_INVOKE_AGENT_TOOL_CALLS, unit=sc.UNIT_CALLS,
+            self.agent_tool_calls = hist(sc.METRIC_INVOKE_AGENT_TOOL_CALLS, unit=sc.UNIT_TOOL_CALLS,
                                          description="Tool calls made in one agent run",
                                          explicit_bucket_boundaries_advisory=calls)
         if old:

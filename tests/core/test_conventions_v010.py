@@ -435,9 +435,11 @@ RULES: tuple[Rule, ...] = (
          lambda names, r: names == [WF_CM, WF_DECO], CHANGELOG, "changelog"),
     Rule("invoke-agent-calls", "gen_ai.invoke_agent.inference_calls / .tool_calls points",
          lambda r: r.metric("gen_ai.invoke_agent.inference_calls") + r.metric("gen_ai.invoke_agent.tool_calls"),
-         lambda p, r: _histogram("", sc.UNIT_CALLS, tuple(sc.CALLS_BUCKETS))(p, r) is True
+         lambda p, r: _histogram("", "{inference_call}" if p.name.endswith("inference_calls") else "{tool_call}",
+                                 (1, 2, 4, 8, 16, 32, 64, 128))(p, r) is True
          and p.attributes.get("gen_ai.agent.name") in (WF_DECO, WF_CM, AGENT_DECO, AGENT_CM),
-         METRICS + " (names: tag; unit {call} and buckets 1..1024: not confirmed against the tag)", "tag"),
+         METRICS + " (names: tag; units and buckets 1..128: as independent implementations of v0.1.0 use them,"
+         " the tag's own text not readable here)", "tag"),
     Rule("invoke-agent-call-counts", "the decorated agent's run",
          lambda r: [(p.name, p.sum) for p in r.points if p.name.startswith("gen_ai.invoke_agent.")
                     and p.name != "gen_ai.invoke_agent.duration" and p.attributes.get("gen_ai.agent.name") == AGENT_DECO],

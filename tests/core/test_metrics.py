@@ -105,10 +105,11 @@ def test_agent_and_workflow_durations_and_calls(one_call):
                                                       sc.GEN_AI_AGENT_NAME: "writer"}
     assert tuple(by_op["invoke_agent"].explicit_bounds) == sc.INVOCATION_BUCKETS
     # calls made per run: one inference below the agent (and so below the workflow too), no tools
-    for metric, expected in ((sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS, 1), (sc.METRIC_INVOKE_AGENT_TOOL_CALLS, 0)):
+    for metric, expected, unit in ((sc.METRIC_INVOKE_AGENT_INFERENCE_CALLS, 1, "{inference_call}"),
+                                   (sc.METRIC_INVOKE_AGENT_TOOL_CALLS, 0, "{tool_call}")):
         runs = {p.attributes[sc.GEN_AI_AGENT_NAME]: (p.count, p.sum) for p in one_call.points(metric)}
         assert runs == {"wf": (1, expected), "writer": (1, expected)}
-        assert one_call.metrics()[metric].unit == sc.UNIT_CALLS
+        assert one_call.metrics()[metric].unit == unit
 
 
 def test_agent_workflow_durations_pre_release(make_sdk):

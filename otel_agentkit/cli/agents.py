@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from .main import CliError
+from .main import CliError, needs_subcommand
 
 
 class AgentCliError(CliError, ValueError):
@@ -79,12 +79,7 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     add_store_options(listing)
     listing.set_defaults(func=_list)
-    group.set_defaults(func=lambda args: _usage(group))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+    group.set_defaults(func=needs_subcommand(group))
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """``agentkit alerts``: make, list, switch and delete rules; history; current values; watch; Prometheus export.
 
 A thin layer over ``otel_agentkit.alerts``. Rules live in ``<home>/alerts.db``, shared with running apps
-(they pick up changes within seconds). Bad input ends in one line and a non-zero exit code.
+(they pick up changes within seconds). Bad input ends in one line and exit code 2 (see cli/main.py).
 
 ``metrics`` and ``watch`` read ``<home>/telemetry`` or ``--path`` (as ``agentkit usage`` does). A rule with
 no sample in its window is shown as ``no data``, never ``ok``; ``watch --once`` exits with
@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from .main import CliError
+from .main import EXIT_NOT_ALL, CliError, needs_subcommand
 
 _CHANNELS = ("webhook", "email", "stdout", "file")
 EXIT_NO_DATA = 3
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("alerts", help="alert rules over cost, errors, latency and tokens",
                               description="Alert rules, history and evaluation over local telemetry.")
     sub = p.add_subparsers(dest="alerts_command", metavar="ACTION", parser_class=type(p))
-    p.set_defaults(func=lambda args: _usage(p))
+    p.set_defaults(func=needs_subcommand(p))
 
     init = sub.add_parser("init", help="create a rule (a wizard, or --non-interactive with flags)")
     init.add_argument("--non-interactive", action="store_true", help="take the rule from flags, ask nothing")
@@ -104,11 +104,6 @@ def register(subparsers: Any) -> None:
     exp.set_defaults(func=_export)
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
 def _home(args: argparse.Namespace) -> Path:
     from ..config import default_home
 
@@ -116,9 +111,16 @@ def _home(args: argparse.Namespace) -> Path:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ..alerts.db import AlertStore
+    """The rule store; one that is not a database (a damaged or foreign alerts.db) is an error naming it."""
+    import sqlite3
 
-    return AlertStore(_home(args))
+    from ..alerts.db import DB_NAME, AlertStore
+
+    home = _home(args)
+    try:
+        return AlertStore(home)
+    except sqlite3.DatabaseError as exc:
+        raise CliError(f"alert store: {DB_NAME} in {home}: {exc}") from None
 
 
 def _guard() -> Any:
@@ -201,7 +203,7 @@ def _init(args: argparse.Namespace) -> int:
         rule = Wizard(_guard()).run()
         if rule is None:
             print("Not saved.")
-            return 1
+            return EXIT_NOT_ALL  # the user's answer, not an error
     from ..analytics.formatting import safe_text
 
     saved = _save_new(args, rule)

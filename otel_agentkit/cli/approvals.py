@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from .agents import AgentCliError, add_store_options, ago, clip, fail, open_cli_store
+from .main import needs_subcommand
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +26,7 @@ def register(subparsers: Any) -> None:
         cmd.add_argument("--by", dest="responder", help="who answers (default: your user name)")
         add_store_options(cmd)
         cmd.set_defaults(func=_respond, approved=approved)
-    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+    group.set_defaults(func=needs_subcommand(group))
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -1,4 +1,6 @@
-"""``agentkit events tail TYPE [-n N] [--follow]`` and ``agentkit events list``: agents' event streams."""
+"""``agentkit events tail TYPE [-n N] [--follow]`` and ``agentkit events list``: agents' event streams.
+
+With ``--json`` both print one JSON object per line, as ``agents list`` and ``approvals list`` do."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from .agents import AgentCliError, add_store_options, fail, open_cli_store
+from .main import json_line, needs_subcommand
 
 
 def register(subparsers: Any) -> None:
@@ -24,9 +27,11 @@ def register(subparsers: Any) -> None:
     add_store_options(tail)
     tail.set_defaults(func=_tail)
     listing = sub.add_parser("list", help="event types with a stream, and their lengths")
+    listing.add_argument("--json", action="store_true",
+                         help="one JSON object per line: type, length, first_id, last_id")
     add_store_options(listing)
     listing.set_defaults(func=_list)
-    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+    group.set_defaults(func=needs_subcommand(group))
 
 
 def _print(event: Any, as_json: bool) -> None:
@@ -84,17 +89,19 @@ def _list(args: argparse.Namespace) -> int:
     store = open_cli_store(args)
     try:
         stream = EventStream(store)
-        types = stream.types()
-        if not types:
-            print("no event streams")
-            return 0
-        print(f"{'TYPE':<32} {'LENGTH':>8} LAST ID")
-        for name in types:
-            info = stream.info(name)
-            if info is not None:
-                print(f"{safe_text(name):<32} {info.length:>8} {safe_text(str(info.last_id or '-'))}")
-        return 0
+        infos = [(name, info) for name in stream.types() if (info := stream.info(name)) is not None]
     except StoreError as exc:
         raise fail(exc) from None
     finally:
         store.close()
+    if args.json:  # nothing at all for no streams, as the sibling listings print
+        for name, info in infos:
+            print(json_line({"type": name, **info.__dict__}))
+        return 0
+    if not infos:
+        print("no event streams")
+        return 0
+    print(f"{'TYPE':<32} {'LENGTH':>8} LAST ID")
+    for name, info in infos:
+        print(f"{safe_text(name):<32} {info.length:>8} {safe_text(str(info.last_id or '-'))}")
+    return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .main import needs_subcommand
 from .usage import add_common, footer, print_json, run_read, say
 
 
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
     add_common(cmp_)
     cmp_.set_defaults(func=_compare_format)
 
-    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+    group.set_defaults(func=needs_subcommand(group))
 
 
 def _rows(stats: list[Any]) -> list[list[str]]:

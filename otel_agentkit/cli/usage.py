@@ -17,11 +17,10 @@ import contextlib
 import datetime as dt
 import gc
 import json
-import re
 import sys
 from typing import Any, Callable, Iterator
 
-from .main import CliError
+from .main import JSON_UNSAFE, CliError, needs_subcommand
 
 
 class AnalyticsCliError(CliError, ValueError):
@@ -105,15 +104,11 @@ def run_read(args: argparse.Namespace, fn: Callable[..., Any], *a: Any, **kw: An
             return fn(source, win, *a, pricing=pricing, progress=bar, **kw)
 
 
-# What json.dumps(ensure_ascii=False) writes raw although a terminal acts on it (it escapes only C0).
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
 def print_json(result: Any) -> None:
     from ..analytics.output import to_jsonable
 
     text = json.dumps(to_jsonable(result), indent=2, ensure_ascii=False, allow_nan=False)
-    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))  # the same JSON value
+    sys.stdout.write(JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))  # the same JSON value
     sys.stdout.write("\n")
 
 
@@ -188,7 +183,7 @@ def register(subparsers: Any) -> None:
     reset.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     reset.set_defaults(func=_reset)
 
-    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+    group.set_defaults(func=needs_subcommand(group))
 
 
 # --- commands ----------------------------------------------------------------------------------------------

@@ -40,12 +40,28 @@ _warned: set[Hashable] = set()
 def warn_once(key: Hashable, message: str, *args: object) -> None:
     """Log a warning about a misconfiguration the first time ``key`` is seen: a setting that is wrong stays
     wrong for the life of the process, and one line says it."""
+    _once(logging.WARNING, key, message, args)
+
+
+def debug_once(key: Hashable, message: str, *args: object) -> None:
+    """The same at debug level: for what the SDK left out on purpose (an unknown request keyword)."""
+    _once(logging.DEBUG, key, message, args)
+
+
+def seen(key: Hashable) -> bool:
+    """Whether ``key`` was logged already (to skip building a message that would not be logged)."""
+    return key in _warned
+
+
+def _once(level: int, key: Hashable, message: str, args: tuple[object, ...]) -> None:
+    if key in _warned:
+        return
     with _lock:
         if key in _warned:
             return
         _warned.add(key)
     try:
-        logger.warning(message, *args)
+        logger.log(level, message, *args)
     except Exception:  # a broken logging handler must not break the caller either
         pass
 
@@ -78,8 +94,9 @@ def drop_counts() -> dict[str, int]:
 
 
 def reset() -> None:
-    """Forget all counts (tests)."""
+    """Forget all counts and warnings given (tests)."""
     with _lock:
+        _warned.clear()
         _errors.clear()
         _drops.clear()
         _drops_untaken.clear()

@@ -259,3 +259,27 @@ AGENTKIT_RESPONSE_TOOL_CALL_IDS: Final = "agentkit.response.tool_call_ids"
 PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
 PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
 PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+
+
+# Request parameters of the decorators (llm)
+# Known OpenAI / Anthropic request parameters with no GenAI attribute, kept by agentkit.llm(...) when their
+# value is a scalar (see decorators.llm). Never content, tool definitions or end-user identifiers.
+AGENTKIT_REQUEST_REASONING_EFFORT: Final = "agentkit.request.reasoning_effort"  # also Responses reasoning.effort
+AGENTKIT_REQUEST_EFFORT: Final = "agentkit.request.effort"  # Anthropic output_config.effort
+AGENTKIT_REQUEST_VERBOSITY: Final = "agentkit.request.verbosity"  # also Responses text.verbosity
+AGENTKIT_REQUEST_THINKING_TYPE: Final = "agentkit.request.thinking.type"
+AGENTKIT_REQUEST_THINKING_BUDGET_TOKENS: Final = "agentkit.request.thinking.budget_tokens"
+AGENTKIT_REQUEST_TOOL_CHOICE: Final = "agentkit.request.tool_choice"  # the mode or the choice's type, never a name
+AGENTKIT_REQUEST_PARALLEL_TOOL_CALLS: Final = "agentkit.request.parallel_tool_calls"
+AGENTKIT_REQUEST_MAX_TOOL_CALLS: Final = "agentkit.request.max_tool_calls"
+AGENTKIT_REQUEST_LOGPROBS: Final = "agentkit.request.logprobs"
+AGENTKIT_REQUEST_TOP_LOGPROBS: Final = "agentkit.request.top_logprobs"
+AGENTKIT_REQUEST_STORE: Final = "agentkit.request.store"
+AGENTKIT_REQUEST_BACKGROUND: Final = "agentkit.request.background"
+AGENTKIT_REQUEST_TRUNCATION: Final = "agentkit.request.truncation"
+AGENTKIT_REQUEST_PREVIOUS_RESPONSE_ID: Final = "agentkit.request.previous_response_id"
+AGENTKIT_REQUEST_PROMPT_CACHE_RETENTION: Final = "agentkit.request.prompt_cache_retention"
+AGENTKIT_REQUEST_SERVICE_TIER: Final = "agentkit.request.service_tier"  # non-OpenAI providers (Anthropic)
+AGENTKIT_REQUEST_SPEED: Final = "agentkit.request.speed"
+AGENTKIT_REQUEST_INFERENCE_GEO: Final = "agentkit.request.inference_geo"
+AGENTKIT_REQUEST_WORKSPACE_ID: Final = "agentkit.request.workspace_id"

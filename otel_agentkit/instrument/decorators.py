@@ -26,7 +26,8 @@ from .. import diagnostics, semconv as sc
 from . import deferred, telemetry as _state
 from .context import CURRENT_KEY
 from .invocation import (AGENT, EMBEDDINGS, INFERENCE, NOOP_CALL, RETRIEVAL, TOOL, WORKFLOW, Invocation,
-                         NoOpCall, _REQUEST_ATTRS)
+                         NoOpCall)
+from .request_params import request_attributes
 from .responses import has_usage
 from .suppress import suppressed
 
@@ -444,19 +445,40 @@ def llm(func: None = None, /, *, provider: str | None = None, model: str | None 
 def llm(func: Any = None, /, *, provider: str | None = None, model: str | None = None,
         operation: str = sc.OP_CHAT, server_address: str | None = None, server_port: int | None = None,
         **request: Any) -> Any:
-    """An LLM inference call (span ``{operation} {model}``, CLIENT). ``request`` takes the request
-    parameters: temperature, top_p, top_k, max_tokens, frequency_penalty, presence_penalty, stop_sequences,
-    seed, choice_count, stream."""
-    unknown = set(request) - set(_REQUEST_ATTRS)
-    if unknown:
-        raise TypeError(f"agentkit.llm got unknown request parameter {sorted(unknown)[0]!r}; "
-                        f"known: {', '.join(sorted(_REQUEST_ATTRS))}")
+    """An LLM inference call (span ``{operation} {model}``, CLIENT).
+
+    ``request`` takes the keywords of the client call, so that they can be copied from it: every request
+    parameter of the OpenAI Chat Completions and Responses APIs and the Anthropic Messages API. None raises,
+    because this runs when the user's module is imported:
+
+    - GenAI attributes: temperature, top_p, top_k, frequency_penalty, presence_penalty, seed (numbers);
+      max_tokens / max_completion_tokens / max_output_tokens -> gen_ai.request.max_tokens; n / choice_count
+      -> gen_ai.request.choice.count (not written when 1, under v0.1.0); stop / stop_sequences (a string or
+      a list) -> gen_ai.request.stop_sequences; stream; response_format, text.format and Anthropic
+      output_config.format -> gen_ai.output.type (json_object / json_schema -> json, text -> text);
+      conversation (an id, or a dict with one) -> gen_ai.conversation.id; service_tier ->
+      openai.request.service_tier when the provider is OpenAI (or Azure OpenAI).
+    - Other parameters with a scalar setting are kept as ``agentkit.request.<name>``: reasoning_effort (also
+      from reasoning.effort), verbosity (also text.verbosity), tool_choice (the mode, or a choice's type;
+      never a tool's name), parallel_tool_calls, max_tool_calls, logprobs, top_logprobs, store, background,
+      truncation, previous_response_id, prompt_cache_retention, speed, inference_geo, workspace_id, Anthropic
+      service_tier; thinking -> agentkit.request.thinking.type / .budget_tokens; output_config.effort ->
+      agentkit.request.effort. Strings are cut to the attribute length limit.
+    - Never recorded from here: content (messages, input, instructions, system, prompt, prediction: content
+      capture is opt-in and reads the call itself), tools and tool configuration, end-user identifiers (user,
+      safety_identifier, metadata, prompt_cache_key, user_profile_id), structured options (logit_bias,
+      stream_options, include, ...) and transport options (extra_headers, extra_body, timeout, ...).
+
+    A value of the wrong type (``temperature="hot"``) is left out, and a keyword none of these lists knows
+    is ignored; each logs one debug line per name on the ``otel_agentkit`` logger. None and the clients'
+    NOT_GIVEN / omit are "not given".
+    """
+    requested = request_attributes(request, provider)
 
     def make() -> Operation:
         attrs = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider,
                  sc.GEN_AI_REQUEST_MODEL: model, sc.SERVER_ADDRESS: server_address, sc.SERVER_PORT: server_port}
-        for key, value in request.items():
-            attrs[_REQUEST_ATTRS[key]] = list(value) if key == "stop_sequences" else value
+        attrs.update(requested)
         return Operation(INFERENCE, operation, model, SpanKind.CLIENT, attrs)
 
     return _factory(make, func, None)

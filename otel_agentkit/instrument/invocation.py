@@ -36,11 +36,17 @@ _RECORD_ATTRS = {
     "stage": sc.AGENTKIT_STAGE,
     "tier": sc.AGENTKIT_TIER,
 }
+# Request keywords that are GenAI attributes under one name: record() / record_llm_call() map them, and
+# agentkit.llm(...) reads them first (decorators.llm adds the parameters only it knows, and value checks).
+# Only names that mean a request parameter and nothing else: "n", "stop" or "text" given to record() stay
+# agentkit.n / agentkit.stop / agentkit.text.
 _REQUEST_ATTRS = {
     "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
     "top_p": sc.GEN_AI_REQUEST_TOP_P,
     "top_k": sc.GEN_AI_REQUEST_TOP_K,
     "max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_completion_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,  # OpenAI Chat Completions
+    "max_output_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,  # OpenAI Responses
     "frequency_penalty": sc.GEN_AI_REQUEST_FREQUENCY_PENALTY,
     "presence_penalty": sc.GEN_AI_REQUEST_PRESENCE_PENALTY,
     "stop_sequences": sc.GEN_AI_REQUEST_STOP_SEQUENCES,

@@ -51,7 +51,9 @@ def format_span(span: ReadableSpan) -> str:
     cost = attrs.get(sc.AGENTKIT_COST_USD)
     if isinstance(cost, (int, float)) and not isinstance(cost, bool):
         fields.append(f"cost=${cost:.6f}")
-    status = span.status.status_code.name if span.status is not None else "UNSET"
+    # UNSET is OTel's status of a span that did not fail: shown as "ok" (ERROR stays ERROR, with its type)
+    code = span.status.status_code.name if span.status is not None else "UNSET"
+    status = "ok" if code in ("UNSET", "OK") else code
     error_type = attrs.get(sc.ERROR_TYPE)
     fields.append(f"{status} error.type={_clean(error_type)}" if error_type else status)
     return f"{_PREFIX} {_clean(span.name)}  " + "  ".join(fields)

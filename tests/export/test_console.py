@@ -28,7 +28,7 @@ def test_one_readable_line_per_inference_span():
     text = out.getvalue()
     assert text.count("\n") == 1 and not text.lstrip().startswith("{")
     assert re.fullmatch(
-        r"agentkit chat gpt-4o  \d+\.\d ms  model=gpt-4o-2024-08-06  tokens in=1200 out=340  cost=\$0\.004210  OK\n",
+        r"agentkit chat gpt-4o  \d+\.\d ms  model=gpt-4o-2024-08-06  tokens in=1200 out=340  cost=\$0\.004210  ok\n",
         text,
     ), text
     assert "role" not in text  # content is not echoed
@@ -49,8 +49,8 @@ def test_failed_span_shows_error_type_and_missing_fields_are_left_out():
     assert len(lines) == 3
     assert re.fullmatch(r"agentkit execute_tool search  \d+\.\d ms  ERROR error\.type=builtins\.TimeoutError",
                         lines[0]), lines[0]
-    assert re.fullmatch(r"agentkit chat\\nllama  \d+\.\d ms  model=llama3  tokens in=- out=12  UNSET", lines[1])
-    assert re.fullmatch(r"agentkit invoke_agent planner  \d+\.\d ms  UNSET", lines[2])
+    assert re.fullmatch(r"agentkit chat\\nllama  \d+\.\d ms  model=llama3  tokens in=- out=12  ok", lines[1])
+    assert re.fullmatch(r"agentkit invoke_agent planner  \d+\.\d ms  ok", lines[2])
 
 
 def test_defaults_to_stderr(capsys):

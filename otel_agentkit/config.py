@@ -22,6 +22,18 @@ class ConfigError(ValueError):
         super().__init__(f"invalid {setting}={value!r}: {why}")
 
 
+class MissingExtra(ConfigError):
+    """A feature was asked for whose optional dependencies are not installed; the message names the extra
+    that installs them."""
+
+    def __init__(self, setting: str, value: object, extra: str, what: str) -> None:
+        self.setting = setting
+        self.value = value
+        self.extra = extra
+        self.what = what
+        ValueError.__init__(self, f"{setting}={value!r} needs {what}: pip install 'otel-agentkit[{extra}]'")
+
+
 class ContentCapture(enum.Enum):
     """Where message content goes (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)."""
 
@@ -234,7 +246,8 @@ def parse_names(setting: str, value: object) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved configuration; built once by ``init()`` and shared read-only."""
+    """Resolved configuration; built once by ``init()`` and shared read-only. Each field is declared with
+    its variables and its parser in SETTINGS below."""
 
     disabled: bool = False
     service_name: str | None = None
@@ -247,10 +260,19 @@ class Settings:
     home: Path = field(default_factory=default_home)
     exporters: tuple[Any, ...] = ("jsonl",)
     metric_exporters: tuple[Any, ...] = ("jsonl",)
+    log_exporters: tuple[Any, ...] = ("jsonl",)
     metric_export_interval_ms: int = 60000
     pricing: Any = None  # path or mapping; None means the bundled table only
     user_id_salt: str | None = None
     redact: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    # Where each value came from: "keyword", the variable's name, or absent for a default. The exporters
+    # use it: a name from a keyword that cannot be used fails init(), one from the environment is warned
+    # about and left out.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def from_environment(self, name: str) -> bool:
+        """True when the setting ``name`` was taken from an environment variable."""
+        return self.origins.get(name, "keyword") != "keyword"
 
 
 SEMCONV_MODES = ("v0.1.0", "pre-release", "both")
@@ -267,21 +289,21 @@ def parse_semconv(setting: str, value: object) -> str:
     raise ConfigError(setting, value, "expected one of " + ", ".join(SEMCONV_MODES))
 
 
-def _ignore_env(name: str, value: str, why: str) -> None:
-    _warn_once((name, value), "otel_agentkit: ignoring %s=%r (%s); using %s", name, value, why, SEMCONV_MODES[0])
+def _ignore_env(name: str, value: str, why: str, default: object) -> None:
+    _warn_once((name, value), "otel_agentkit: ignoring %s=%r (%s); using %s", name, value, why, default)
 
 
-def semconv_from_env(env: Mapping[str, str]) -> str | None:
-    """The ``semconv`` choice from the environment, or None when it makes none. AGENTKIT_SEMCONV wins over
-    OTEL_SEMCONV_STABILITY_OPT_IN (whose ``gen_ai_latest_experimental`` means v0.1.0 and
+def semconv_from_env(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(variable, ``semconv`` choice) from the environment, or None when it makes none. AGENTKIT_SEMCONV wins
+    over OTEL_SEMCONV_STABILITY_OPT_IN (whose ``gen_ai_latest_experimental`` means v0.1.0 and
     ``gen_ai_latest_experimental/dup`` both, as the transition plans' ``/dup`` values do). A bad value warns
     once and is ignored."""
     raw = env.get(ENV_SEMCONV)
     if raw not in (None, ""):
         try:
-            return parse_semconv(ENV_SEMCONV, raw)
-        except ConfigError:
-            _ignore_env(ENV_SEMCONV, raw, "expected one of " + ", ".join(SEMCONV_MODES))  # type: ignore[arg-type]
+            return ENV_SEMCONV, parse_semconv(ENV_SEMCONV, raw)
+        except ConfigError as exc:
+            _ignore_env(ENV_SEMCONV, raw, _why(exc), SEMCONV_MODES[0])  # type: ignore[arg-type]
             return None
     raw = env.get(ENV_SEMCONV_OPT_IN)
     if not raw:
@@ -292,8 +314,8 @@ def semconv_from_env(env: Mapping[str, str]) -> str | None:
             if chosen != "both":  # /dup wins when both are listed
                 chosen = _OPT_IN[token]
         elif token.startswith("gen_ai"):
-            _ignore_env(ENV_SEMCONV_OPT_IN, token, "unknown gen_ai value")
-    return chosen
+            _ignore_env(ENV_SEMCONV_OPT_IN, token, "unknown gen_ai value", SEMCONV_MODES[0])
+    return (ENV_SEMCONV_OPT_IN, chosen) if chosen else None
 
 
 def _exporter_list(setting: str, value: object) -> tuple[Any, ...]:
@@ -305,72 +327,123 @@ def _exporter_list(setting: str, value: object) -> tuple[Any, ...]:
     return (value,)
 
 
+def parse_text(setting: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(setting, value, "expected a string")
+    return value
+
+
+def _parse_mapping(setting: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(setting, value, "expected a mapping of attribute names to values")
+    return dict(value)
+
+
+def _parse_home(setting: str, value: object) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip():
+        raise ConfigError(setting, value, "expected a directory path")
+    home = Path(value).expanduser()
+    if why := home_problem(home):
+        raise ConfigError(setting, os.fspath(value), f"cannot be written: {why}")
+    return home
+
+
+def _parse_pricing(setting: str, value: object) -> Any:
+    if not isinstance(value, (str, os.PathLike, Mapping)):
+        raise ConfigError(setting, value, "expected a pricing file path or a mapping of model prices")
+    return value
+
+
+def _parse_redact(setting: str, value: object) -> Any:
+    if not callable(value):
+        raise ConfigError(setting, value, "expected a callable taking and returning messages")
+    return value
+
+
+def _from_env(env: Mapping[str, str], names: Sequence[str]) -> tuple[str, str] | None:
+    return next(((n, env[n]) for n in names if env.get(n) not in (None, "")), None)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its ``init()`` keyword (= the Settings field), the variables it is read from (the first
+    set one wins) and the parser that checks a value of either origin."""
+
+    name: str
+    env: tuple[str, ...]
+    parse: Callable[[str, object], Any]
+    doc: str
+    read_env: Callable[[Mapping[str, str]], tuple[str, Any] | None] | None = None  # a special reading
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("disabled", (ENV_SDK_DISABLED,), parse_bool, "record nothing"),
+    Setting("service_name", (ENV_SERVICE_NAME,), parse_text, "service.name of what init() creates"),
+    Setting("resource_attributes", (), _parse_mapping, "more resource attributes"),
+    Setting("capture_content", (ENV_CAPTURE_CONTENT,), parse_capture, "where message content goes"),
+    Setting("content_max_length", (ENV_CONTENT_MAX_LENGTH,), parse_positive_int, "content cut to this length"),
+    Setting("attribute_value_length_limit", (ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+                                             ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT), parse_positive_int,
+            "span attribute values cut to this length"),
+    Setting("legacy_metrics", (ENV_LEGACY_METRICS,), parse_bool, "also the pre-release inference metrics"),
+    Setting("semconv", (ENV_SEMCONV, ENV_SEMCONV_OPT_IN), parse_semconv, "the GenAI names emitted",
+            read_env=lambda env: semconv_from_env(env)),
+    Setting("home", (ENV_HOME,), _parse_home, "the data directory",
+            read_env=lambda env: (ENV_HOME, _usable_home()) if env.get(ENV_HOME) else None),
+    Setting("exporters", (ENV_EXPORTERS, ENV_TRACES_EXPORTER), _exporter_list, "span (and default) exporters"),
+    Setting("metric_exporters", (ENV_METRICS_EXPORTER,), _exporter_list, "metric exporters"),
+    Setting("log_exporters", (ENV_LOGS_EXPORTER,), _exporter_list, "log record exporters (content events)"),
+    Setting("metric_export_interval_ms", (ENV_METRIC_EXPORT_INTERVAL,), parse_positive_int,
+            "metric export interval"),
+    Setting("pricing", (ENV_PRICING_FILE,), _parse_pricing, "model prices over the bundled table"),
+    Setting("user_id_salt", (ENV_USER_ID_SALT,), parse_text, "salt of hashed user ids"),
+    Setting("redact", (), _parse_redact, "a function applied to captured messages"),
+)
+SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)
+
+
+def _why(exc: ConfigError) -> str:
+    return str(exc).split(": ", 1)[-1]
+
+
 def load_settings(**kwargs: Any) -> Settings:
-    """Merge keyword arguments over the environment over defaults, validating each value."""
+    """Merge keyword arguments over the environment over defaults, validating each value.
+
+    A wrong keyword argument raises ConfigError naming it and its value (the programmer is there to see it).
+    A wrong environment value logs one warning naming the variable and the value and the default is used,
+    as the OTel SDK does: configuration must not take an application down."""
+    unknown = [key for key in kwargs if key not in SETTING_NAMES]
+    if unknown:
+        raise ConfigError(unknown[0], kwargs[unknown[0]], "unknown setting; known: " + ", ".join(SETTING_NAMES))
     env = os.environ
-    known = {
-        "disabled", "service_name", "resource_attributes", "capture_content", "content_max_length",
-        "attribute_value_length_limit",
-        "legacy_metrics", "home", "exporters", "metric_exporters", "metric_export_interval_ms", "pricing",
-        "user_id_salt", "redact", "semconv",
-    }
-    for key in kwargs:
-        if key not in known:
-            raise ConfigError(key, kwargs[key], "unknown setting; known: " + ", ".join(sorted(known)))
-
-    def pick(key: str, env_name: str | None) -> tuple[str, object] | None:
-        if kwargs.get(key) is not None:
-            return key, kwargs[key]
-        if env_name and env.get(env_name) not in (None, ""):
-            return env_name, env[env_name]
-        return None
-
     values: dict[str, Any] = {}
-    if (got := pick("disabled", ENV_SDK_DISABLED)) is not None:
-        values["disabled"] = parse_bool(*got)
-    if (got := pick("service_name", ENV_SERVICE_NAME)) is not None:
-        values["service_name"] = str(got[1])
-    if kwargs.get("resource_attributes") is not None:
-        ra = kwargs["resource_attributes"]
-        if not isinstance(ra, Mapping):
-            raise ConfigError("resource_attributes", ra, "expected a mapping of attribute names to values")
-        values["resource_attributes"] = dict(ra)
-    if (got := pick("capture_content", ENV_CAPTURE_CONTENT)) is not None:
-        values["capture_content"] = parse_capture(*got)
-    if (got := pick("content_max_length", ENV_CONTENT_MAX_LENGTH)) is not None:
-        values["content_max_length"] = parse_positive_int(*got)
-    if (got := pick("attribute_value_length_limit", ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)) is not None or (
-            got := pick("attribute_value_length_limit", ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT)) is not None:
-        values["attribute_value_length_limit"] = parse_positive_int(*got)
-    if (got := pick("legacy_metrics", ENV_LEGACY_METRICS)) is not None:
-        values["legacy_metrics"] = parse_bool(*got)
-    if kwargs.get("semconv") is not None:
-        values["semconv"] = parse_semconv("semconv", kwargs["semconv"])
-    elif (mode := semconv_from_env(env)) is not None:
-        values["semconv"] = mode
-    if kwargs.get("home") is not None:
-        home = kwargs["home"]
-        if not isinstance(home, (str, os.PathLike)) or not str(os.fspath(home)).strip():
-            raise ConfigError("home", home, "expected a directory path")
-        values["home"] = Path(home).expanduser()
-        if why := home_problem(values["home"]):
-            raise ConfigError("home", os.fspath(home), f"cannot be written: {why}")
-    else:
+    origins: dict[str, str] = {}
+    for setting in SETTINGS:
+        if kwargs.get(setting.name) is not None:
+            values[setting.name] = setting.parse(setting.name, kwargs[setting.name])
+            origins[setting.name] = "keyword"
+            continue
+        if setting.read_env is not None:
+            got = setting.read_env(env)
+            if got is not None:
+                origins[setting.name], values[setting.name] = got
+            continue
+        for name in setting.env:  # the first variable set to a usable value wins
+            raw = env.get(name)
+            if raw in (None, ""):
+                continue
+            try:
+                values[setting.name] = setting.parse(name, raw)
+            except ConfigError as exc:
+                _ignore_env(name, raw, _why(exc), "the default")  # type: ignore[arg-type]
+                continue
+            origins[setting.name] = name
+            break
+    if "home" not in values:
         values["home"] = _usable_home()
-    if (got := pick("exporters", ENV_EXPORTERS)) is not None or (got := pick("exporters", ENV_TRACES_EXPORTER)):
-        values["exporters"] = _exporter_list(*got)
-    if (got := pick("metric_exporters", ENV_METRICS_EXPORTER)) is not None:
-        values["metric_exporters"] = _exporter_list(*got)
-    elif "exporters" in values:
-        values["metric_exporters"] = tuple(e for e in values["exporters"] if isinstance(e, str))
-    if (got := pick("metric_export_interval_ms", ENV_METRIC_EXPORT_INTERVAL)) is not None:
-        values["metric_export_interval_ms"] = parse_positive_int(*got)
-    if (got := pick("pricing", ENV_PRICING_FILE)) is not None:
-        values["pricing"] = got[1]
-    if (got := pick("user_id_salt", ENV_USER_ID_SALT)) is not None:
-        values["user_id_salt"] = str(got[1])
-    if kwargs.get("redact") is not None:
-        if not callable(kwargs["redact"]):
-            raise ConfigError("redact", kwargs["redact"], "expected a callable taking and returning messages")
-        values["redact"] = kwargs["redact"]
-    return Settings(**values)
+    if "exporters" in values:  # the other signals follow the exporters named, unless named themselves
+        names = tuple(e for e in values["exporters"] if isinstance(e, str))
+        for other in ("metric_exporters", "log_exporters"):
+            if other not in values:
+                values[other], origins[other] = names, origins["exporters"]
+    return Settings(**values, origins=origins)

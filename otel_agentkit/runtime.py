@@ -8,6 +8,7 @@ or added is shut down by ``shutdown()``.
 from __future__ import annotations
 
 import atexit
+import difflib
 import functools
 import os
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 
 from . import diagnostics, semconv as sc
-from .config import ConfigError, Settings, load_settings
+from .config import SETTING_NAMES, ConfigError, Settings, load_settings
 from .instrument import telemetry as _state
 from .instrument.context import configure_salt
 from .instrument.pricing import Pricing
@@ -46,6 +47,7 @@ class _Wiring:
 
 
 _wiring: _Wiring | None = None
+_configured: _Wiring | None = None  # providers made for opentelemetry-instrument (configure_from_environment)
 
 
 def _resource(settings: Settings) -> Any:
@@ -68,42 +70,54 @@ def _is_unset(provider: Any) -> bool:
 
 
 def init(*, service_name: str | None = None, exporters: Any = None, metric_exporters: Any = None,
-         capture_content: Any = None, content_max_length: int | None = None, legacy_metrics: bool | None = None,
-         home: Any = None, pricing: Any = None, user_id_salt: str | None = None, redact: Any = None,
-         resource_attributes: Any = None, metric_export_interval_ms: int | None = None,
+         log_exporters: Any = None, capture_content: Any = None, content_max_length: int | None = None,
+         legacy_metrics: bool | None = None, home: Any = None, pricing: Any = None,
+         user_id_salt: str | None = None, redact: Any = None, resource_attributes: Any = None,
+         metric_export_interval_ms: int | None = None, attribute_value_length_limit: int | None = None,
          disabled: bool | None = None, tracer_provider: Any = None, meter_provider: Any = None,
          logger_provider: Any = None, alerts: Any = None, auto_instrument: Any = None,
-         semconv: str | None = None) -> bool:
+         semconv: str | None = None, **unknown: Any) -> bool:
     """Start recording. Keyword arguments override the OTEL_* / AGENTKIT_* environment.
 
-    Idempotent: a second call while active does nothing and returns False. Returns True when recording
-    was switched on, False when it was already on or is disabled (OTEL_SDK_DISABLED=true). Providers passed
-    explicitly, or already set globally by the application, are used as they are (our processor and
-    reader are added to them); otherwise SDK providers are created and set globally. ``alerts`` turns on
-    in-process alert rules: True (the rules in the data directory), a rules file, a list of rules, or a
-    mapping of options (see ``otel_agentkit.alerts.setup``). ``auto_instrument`` traces LLM client
-    libraries without code changes: True for every supported one installed, or a list of names
-    (``"openai"``, ``"anthropic"``); shutdown() puts their original methods back. ``semconv`` picks the GenAI
-    names emitted: ``"v0.1.0"`` (default), ``"pre-release"`` (the names emitted before it) or ``"both"``
-    (also from AGENTKIT_SEMCONV or OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental[/dup]).
-    Raises ConfigError for a bad setting, naming it and its value.
+    Returns True when recording was switched on, False when it was already on or is disabled
+    (OTEL_SDK_DISABLED=true). A second call while active changes nothing (with one warning if its arguments
+    differ: call shutdown() first). Providers passed explicitly, or already set globally by the application,
+    are used as they are (our processor and reader are added to them); otherwise SDK providers are created
+    and set globally. ``alerts`` turns on in-process alert rules: True (the rules in the data directory), a
+    rules file, a list of rules, or a mapping of options (see ``otel_agentkit.alerts.setup``).
+    ``auto_instrument`` traces LLM client libraries without code changes: True for every supported one
+    installed, or a list of names (``"openai"``, ``"anthropic"``); shutdown() puts their original methods
+    back. ``semconv`` picks the GenAI names emitted: ``"v0.1.0"`` (default), ``"pre-release"`` (the names
+    emitted before it) or ``"both"`` (also from AGENTKIT_SEMCONV or
+    OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental[/dup]).
+
+    Everything is checked before anything global is touched: a wrong keyword argument raises ConfigError
+    naming it and its value, and leaves nothing set up; a wrong environment value logs one warning naming
+    the variable and the value and its default is used.
     """
     global _wiring, _atexit_registered
+    given = {k: v for k, v in locals().items() if k not in ("unknown",) and v is not None}
     with _lock:
+        if unknown:
+            name, known = sorted(unknown)[0], [*SETTING_NAMES, *_WIRING_ARGS]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "known: " + ", ".join(known)
+            raise ConfigError(name, unknown[name], f"unknown init() argument; {hint}")
         if _wiring is not None:
-            diagnostics.logger.debug("otel_agentkit: init() called again; already active")
+            _warn_if_different(_wiring, given)
             return False
-        settings = load_settings(
-            service_name=service_name, exporters=exporters, metric_exporters=metric_exporters,
-            capture_content=capture_content, content_max_length=content_max_length,
-            legacy_metrics=legacy_metrics, home=home, pricing=pricing, user_id_salt=user_id_salt, redact=redact,
-            resource_attributes=resource_attributes, metric_export_interval_ms=metric_export_interval_ms,
-            disabled=disabled, semconv=semconv)
+        settings = load_settings(**{k: v for k, v in given.items() if k in SETTING_NAMES})
         if settings.disabled:
             return False
-        pricing_table = Pricing(settings.pricing)  # validate before anything is wired
+        # --- checked before anything is wired: a failure here leaves nothing behind
+        pricing_table = Pricing(settings.pricing)
         if auto_instrument and auto_instrument is not True:
             _library_names(auto_instrument)
+        prepared_alerts = None
+        if alerts is not None and alerts is not False:
+            from .alerts.setup import prepare_alerts
+
+            prepared_alerts = prepare_alerts(alerts)
         from .export import registry
 
         span_exporters = registry.build_span_exporters(settings)
@@ -114,16 +128,15 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
         wiring = _wire(settings, span_exporters, metric_exporters_, log_exporters, tracer_provider,
                        meter_provider, logger_provider, [e.reader for e in endpoints])
         wiring.extras.extend(endpoints)
-        if alerts is not None and alerts is not False:
-            from .alerts.setup import setup_alerts
+        if prepared_alerts is not None:
+            from .alerts.setup import start_alerts
 
             try:
-                handle = setup_alerts(alerts, settings, wiring.tracer_provider, wiring.meter_provider)
+                wiring.extras.append(start_alerts(prepared_alerts, settings, wiring.tracer_provider,
+                                                  wiring.meter_provider))
             except Exception:
                 _undo(wiring)
                 raise
-            if handle is not None:
-                wiring.extras.append(handle)
         schema = sc.schema_url(settings.semconv)
         tracer = wiring.tracer_provider.get_tracer(sc.SCOPE_NAME, __version__, schema_url=schema)
         meter = wiring.meter_provider.get_meter(sc.SCOPE_NAME, __version__, schema_url=schema)
@@ -146,6 +159,27 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
             _atexit_registered = True
         _hook_multiprocessing()
         return True
+
+
+_WIRING_ARGS = ("tracer_provider", "meter_provider", "logger_provider", "alerts", "auto_instrument")
+
+
+def _warn_if_different(wiring: _Wiring, given: dict[str, Any]) -> None:
+    """init() while active: one warning if the call asks for something other than what is running."""
+    different = [k for k in given if k in _WIRING_ARGS]
+    asked = {k: v for k, v in given.items() if k in SETTING_NAMES}
+    try:
+        new = load_settings(**asked)
+        different += [k for k in asked if getattr(new, k) != getattr(wiring.settings, k)]
+    except ConfigError:
+        different += list(asked)
+    if different:
+        diagnostics.warn_once(("init-again", tuple(sorted(different))),
+                              "otel_agentkit: init() called again while active; %s not applied (call "
+                              "shutdown() first to change them)",
+                              ", ".join(f"{k}={given[k]!r}" for k in sorted(different)))
+    else:
+        diagnostics.logger.debug("otel_agentkit: init() called again; already active")
 
 
 def _wire(settings: Settings, span_exporters: list[Any], metric_exporters: list[Any], log_exporters: list[Any],
@@ -355,7 +389,7 @@ def flush(timeout: float = 10.0) -> bool:
     finish in time; each reason is logged once, every loss is counted (``agentkit.sdk.dropped``).
     For short-lived processes (serverless handlers) that cannot wait for exit.
     """
-    wiring, tel = _wiring, _state._active
+    wiring, tel = _wiring or _configured, _state._active
     if wiring is None or tel is None:
         return True
     millis = int(timeout * 1000)
@@ -382,27 +416,62 @@ def flush(timeout: float = 10.0) -> bool:
 
 def shutdown(timeout: float = 10.0) -> None:
     """Flush and stop; recording is off afterwards (until init again). Registered at exit."""
-    global _wiring
+    global _wiring, _configured
     with _lock:
-        wiring, tel = _wiring, _state._active
+        wiring, tel, configured = _wiring, _state._active, _configured
+        _configured = None
         if wiring is None:
+            if configured is not None:  # opentelemetry-instrument's providers, and no init() by the app
+                _state.set_active(None)
+                _close(configured, tel, timeout)
             return
         _state.set_active(None)
         _wiring = None
-        millis = int(timeout * 1000)
-        for step in (*wiring.extras, tel):
-            _safely("shutdown", lambda: step.shutdown() if step is not None else None)
-        _begin_close(wiring)
-        for processor in (*wiring.span_processors, *wiring.log_processors):
-            _safely("shutdown.processor", processor.shutdown)
-        for reader in wiring.metric_readers:
-            if isinstance(reader, _reader_class()):  # push: a last collection while still registered
-                _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
-            if hasattr(wiring.meter_provider, "remove_metric_reader"):  # which shuts the reader down
-                _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
-            else:
-                _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
-        _after_close()
+        _close(wiring, tel, timeout)
+        if configured is not None:
+            _close(configured, None, timeout)
+
+
+def configure_from_environment() -> bool:
+    """For ``opentelemetry-instrument`` (see zerocode.py): when no configurator has set providers up, create
+    them from the environment, with this package's exporters attached, as a configurator would; the
+    recorder is not made active, so that an ``init()`` by the application still applies its own arguments
+    (it attaches to these providers, and adds no second writer for a destination they already write to).
+    Returns True when providers were created. A bad environment value warns; nothing here raises for it."""
+    global _configured, _atexit_registered
+    with _lock:
+        if _wiring is not None or _configured is not None or not _is_unset(trace.get_tracer_provider()):
+            return False
+        settings = load_settings()
+        if settings.disabled:
+            return False
+        from .export import registry
+
+        wiring = _wire(settings, registry.build_span_exporters(settings), registry.build_metric_exporters(settings),
+                       registry.build_log_exporters(settings), None, None, None, [])
+        _configured = wiring
+        if not _atexit_registered:
+            atexit.register(shutdown)
+            _atexit_registered = True
+        return True
+
+
+def _close(wiring: _Wiring, tel: Any, timeout: float) -> None:
+    """Flush and detach what ``wiring`` attached (its extras and the recorder ``tel`` first)."""
+    millis = int(timeout * 1000)
+    for step in (*wiring.extras, tel):
+        _safely("shutdown", lambda: step.shutdown() if step is not None else None)
+    _begin_close(wiring)
+    for processor in (*wiring.span_processors, *wiring.log_processors):
+        _safely("shutdown.processor", processor.shutdown)
+    for reader in wiring.metric_readers:
+        if isinstance(reader, _reader_class()):  # push: a last collection while still registered
+            _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
+        if hasattr(wiring.meter_provider, "remove_metric_reader"):  # which shuts the reader down
+            _safely("shutdown.reader", lambda: wiring.meter_provider.remove_metric_reader(reader))
+        else:
+            _safely("shutdown.reader", lambda: reader.shutdown(timeout_millis=millis))
+    _after_close()
 
 
 def _fanouts(wiring: _Wiring) -> list[Any]:

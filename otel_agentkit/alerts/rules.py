@@ -503,6 +503,8 @@ def load_rules_file(path: str | Path) -> list[Rule]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError("rules file", str(p), exc.strerror or str(exc)) from None
+    except UnicodeDecodeError:
+        raise RuleError("rules file", str(p), "not a text file (expected UTF-8 JSON or YAML)") from None
     is_json = p.suffix.lower() == ".json"
     try:
         if is_json:

@@ -73,14 +73,20 @@ def _positive(setting: str, value: object) -> float:
     return number
 
 
-def setup_alerts(value: Any, settings: Settings, tracer_provider: Any = None, meter_provider: Any = None,
-                 *, guard: Guard | None = None) -> AlertsHandle | None:
-    """Build the alert engine for ``init(alerts=value)`` and attach its span processor to ``tracer_provider``.
+@dataclass
+class PreparedAlerts:
+    """``init(alerts=...)`` checked: the rules read and their webhooks allowed, before anything is wired."""
 
-    The metric reader joins ``meter_provider`` through ``add_metric_reader`` (OTel SDK 1.39+); for a
-    provider without it, pass ``handle.metric_reader`` in ``MeterProvider(metric_readers=[...])`` before
-    calling with ``meter_provider=None``. Returns None when ``value`` is falsy.
-    """
+    rules: list[Rule]
+    origin: str
+    guard: Guard
+    interval: float
+    metric_interval: float
+
+
+def prepare_alerts(value: Any, *, guard: Guard | None = None) -> PreparedAlerts | None:
+    """Check ``init(alerts=value)`` without side effects: ConfigError or RuleError for a bad option, rules
+    file or webhook, so that a failed init() leaves nothing set up. None when ``value`` is falsy."""
     if value is None or value is False:
         return None
     options: dict[str, Any] = {}
@@ -113,12 +119,20 @@ def setup_alerts(value: Any, settings: Settings, tracer_provider: Any = None, me
         rules, origin = coerce_rules(source), "code"
     else:
         raise ConfigError("alerts", value, "expected True, a rules file path, a list of rules, or a mapping")
+    for rule in rules:
+        check_webhooks(rule, guard)
+    return PreparedAlerts(rules, origin, guard, interval, metric_interval)
 
+
+def start_alerts(prepared: PreparedAlerts, settings: Settings, tracer_provider: Any = None,
+                 meter_provider: Any = None) -> AlertsHandle:
+    """Save the prepared rules, build the engine and attach its span processor to ``tracer_provider`` and
+    its metric reader to ``meter_provider`` (through ``add_metric_reader``, OTel SDK 1.39+)."""
     store = AlertStore(settings.home)
-    saved = save_rules(store, rules, guard, origin) if rules else []
-    runtime = AlertRuntime(store, guard, interval=interval)
+    saved = [store.upsert(rule, origin=prepared.origin) for rule in prepared.rules]
+    runtime = AlertRuntime(store, prepared.guard, interval=prepared.interval)
     processor = AlertSpanProcessor(runtime)
-    reader = AlertMetricReader(runtime, interval=metric_interval)
+    reader = AlertMetricReader(runtime, interval=prepared.metric_interval)
     handle = AlertsHandle(store, runtime, processor, reader, saved)
     add = getattr(tracer_provider, "add_span_processor", None)
     if add is not None:
@@ -136,3 +150,14 @@ def setup_alerts(value: Any, settings: Settings, tracer_provider: Any = None, me
             except Exception as exc:
                 diagnostics.report("alerts.setup", exc)
     return handle
+
+
+def setup_alerts(value: Any, settings: Settings, tracer_provider: Any = None, meter_provider: Any = None,
+                 *, guard: Guard | None = None) -> AlertsHandle | None:
+    """Both steps at once, for alerts set up beside a running SDK. For a provider without
+    ``add_metric_reader``, pass ``handle.metric_reader`` in ``MeterProvider(metric_readers=[...])`` before
+    calling with ``meter_provider=None``. Returns None when ``value`` is falsy."""
+    prepared = prepare_alerts(value, guard=guard)
+    if prepared is None:
+        return None
+    return start_alerts(prepared, settings, tracer_provider, meter_provider)

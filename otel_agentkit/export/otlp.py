@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import gzip
 import logging
+import math
 import os
 import re
 import ssl
@@ -42,7 +43,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .. import diagnostics
-from ..config import ConfigError, parse_positive_int
+from ..config import ConfigError, MissingExtra, parse_positive_int
 from .spool import DEFAULT_MAX_BYTES, Replayer, SendResult, Spool, spool_dir
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ _GRPC_PATHS = {
     "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
     "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
 }
-_INSTALL_HINT = "pip install 'otel-agentkit[otlp]'"
 
 
 def _env(signal: str, key: str) -> tuple[str, str] | None:
@@ -68,8 +68,15 @@ def _env(signal: str, key: str) -> tuple[str, str] | None:
     return None
 
 
+def _ignored(name: str, value: str, why: str, default: object) -> None:
+    """A bad variable: one warning naming it and its value, and the default is used (as the OTel SDK does:
+    a typo in the environment must not take the application down)."""
+    diagnostics.warn_once(("otlp-env", name, value), "otel_agentkit: ignoring %s=%r (%s); using %s", name, value,
+                          why, default)
+
+
 def resolve_protocol(signal: str) -> str:
-    """The OTLP protocol for ``signal``; a ConfigError naming the variable for a value we cannot send."""
+    """The OTLP protocol for ``signal``; a value we cannot send is warned about and http/protobuf used."""
     got = _env(signal, "PROTOCOL")
     if got is None:
         return "http/protobuf"
@@ -77,7 +84,8 @@ def resolve_protocol(signal: str) -> str:
     if value.lower() in PROTOCOLS:
         return value.lower()
     why = "the Python OTLP exporters do not support http/json" if value.lower() == "http/json" else ""
-    raise ConfigError(name, value, why or f"expected one of {', '.join(PROTOCOLS)}")
+    _ignored(name, value, why or f"expected one of {', '.join(PROTOCOLS)}", "http/protobuf")
+    return "http/protobuf"
 
 
 _HOST = re.compile(r"^[A-Za-z0-9._~%:-]+$")  # a name, an IPv4 address, or an IPv6 one (brackets removed)
@@ -153,17 +161,20 @@ def resolve_target(signal: str, protocol: str | None = None) -> OtlpTarget:
     timeout_s = 10.0
     if (got := _env(signal, "TIMEOUT")) is not None:
         try:
-            timeout_s = float(got[1])
+            value = float(got[1])
         except ValueError:
-            raise ConfigError(got[0], got[1], "expected a number of seconds") from None
-        if timeout_s <= 0:
-            raise ConfigError(got[0], got[1], "expected a number of seconds above 0")
+            value = math.nan
+        if value > 0 and math.isfinite(value):
+            timeout_s = value
+        else:
+            _ignored(got[0], got[1], "expected a number of seconds above 0", timeout_s)
     compression = "none"
     if (got := _env(signal, "COMPRESSION")) is not None:
-        compression = got[1].lower()
         allowed = ("none", "gzip", "deflate") if protocol == "http/protobuf" else ("none", "gzip")
-        if compression not in allowed:
-            raise ConfigError(got[0], got[1], f"expected one of {', '.join(allowed)}")
+        if got[1].lower() in allowed:
+            compression = got[1].lower()
+        else:
+            _ignored(got[0], got[1], f"expected one of {', '.join(allowed)}", compression)
     cert = _env(signal, "CERTIFICATE")
     key = _env(signal, "CLIENT_KEY")
     client_cert = _env(signal, "CLIENT_CERTIFICATE")
@@ -282,8 +293,7 @@ def raw_sender(signal: str, target: OtlpTarget | None = None) -> HttpSender | Gr
         try:
             return GrpcSender(target)
         except ImportError:
-            raise ConfigError("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", f"grpcio is not installed: {_INSTALL_HINT}") \
-                from None
+            raise MissingExtra("exporters", "otlp", "otlp", "the OTLP exporter over grpc (grpcio)") from None
     return HttpSender(target)
 
 
@@ -678,17 +688,32 @@ _PACKAGES = {"http/protobuf": "opentelemetry-exporter-otlp-proto-http",
              "grpc": "opentelemetry-exporter-otlp-proto-grpc"}
 
 
-def official_exporter(signal: str, protocol: str) -> Any:
-    """The official OTLP exporter for ``signal`` over ``protocol``, configured from the environment."""
+def official_exporter(signal: str, protocol: str, target: OtlpTarget | None = None) -> Any:
+    """The official OTLP exporter for ``signal`` over ``protocol``, configured from the environment; the
+    timeout and compression resolved in ``target`` are passed explicitly, so that a bad variable (already
+    warned about) is not read a second time and refused by the exporter."""
     import importlib
 
     module_name, class_name = _OFFICIAL[(signal, protocol)]
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
+        kwargs: dict[str, Any] = {}
+        if target is not None:
+            kwargs["timeout"] = target.timeout_s
+            if protocol == "grpc":
+                import grpc
+
+                kwargs["compression"] = grpc.Compression.Gzip if target.compression == "gzip" \
+                    else grpc.Compression.NoCompression
+            else:
+                from opentelemetry.exporter.otlp.proto.http import Compression
+
+                kwargs["compression"] = {"gzip": Compression.Gzip, "deflate": Compression.Deflate}.get(
+                    target.compression, Compression.NoCompression)
     except ImportError:
-        raise ConfigError("OTEL_EXPORTER_OTLP_PROTOCOL", protocol,
-                          f"{_PACKAGES[protocol]} is not installed: {_INSTALL_HINT}") from None
-    return cls()
+        raise MissingExtra("exporters", "otlp", "otlp", f"the OTLP exporter over {protocol} "
+                           f"({_PACKAGES[protocol]})") from None
+    return cls(**kwargs)
 
 
 def spool_max_bytes(settings: Settings | None = None) -> int:
@@ -699,7 +724,10 @@ def spool_max_bytes(settings: Settings | None = None) -> int:
         return parse_positive_int("spool_max_bytes", value)
     env = os.environ.get(ENV_SPOOL_MAX_BYTES)
     if env not in (None, ""):
-        return parse_positive_int(ENV_SPOOL_MAX_BYTES, env)
+        try:
+            return parse_positive_int(ENV_SPOOL_MAX_BYTES, env)
+        except ConfigError as exc:
+            _ignored(ENV_SPOOL_MAX_BYTES, env, str(exc).split(": ", 1)[-1], DEFAULT_MAX_BYTES)
     return DEFAULT_MAX_BYTES
 
 
@@ -709,7 +737,7 @@ def _build(settings: Settings, signal: str, wrapper: type) -> Any:
     must not pile up in the spool. Other bad variables raise ConfigError."""
     try:
         target = resolve_target(signal)
-        inner = official_exporter(signal, target.protocol)
+        inner = official_exporter(signal, target.protocol, target)
     except ValueError as exc:  # e.g. an endpoint urlparse refuses ("http://[::1")
         if not isinstance(exc, ConfigError):
             got = _env(signal, "ENDPOINT") or ("OTEL_EXPORTER_OTLP_ENDPOINT",

@@ -9,13 +9,11 @@ never registers the same collector twice.
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from ..config import ConfigError, parse_positive_int
+from .. import diagnostics
+from ..config import ConfigError, MissingExtra, parse_positive_int
 
 ENV_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
 ENV_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
-_INSTALL_HINT = "pip install 'otel-agentkit[prometheus]'"
 
 
 class PrometheusEndpoint:
@@ -26,10 +24,16 @@ class PrometheusEndpoint:
             from opentelemetry.exporter.prometheus import PrometheusMetricReader
             from prometheus_client import CollectorRegistry, start_http_server
         except ImportError:
-            raise ConfigError("exporters", "prometheus", f"needs the Prometheus exporter: {_INSTALL_HINT}") from None
+            raise MissingExtra("exporters", "prometheus", "prometheus", "the Prometheus exporter") from None
         self.host = host or os.environ.get(ENV_HOST) or "localhost"
         if port is None:
-            port = parse_positive_int(ENV_PORT, os.environ[ENV_PORT]) if os.environ.get(ENV_PORT) else 9464
+            port = 9464
+            if os.environ.get(ENV_PORT):
+                try:
+                    port = parse_positive_int(ENV_PORT, os.environ[ENV_PORT])
+                except ConfigError as exc:  # a bad variable: one warning, the default (as the OTel SDK does)
+                    diagnostics.warn_once(("prometheus-port", os.environ[ENV_PORT]), "otel_agentkit: ignoring "
+                                          "%s; using 9464", str(exc).replace("invalid ", "", 1))
         self.port = port
         self.registry = CollectorRegistry(auto_describe=True)
         self.reader = PrometheusMetricReader(registry=self.registry)

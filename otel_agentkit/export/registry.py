@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..config import ConfigError
+from .. import diagnostics
+from ..config import ConfigError, MissingExtra
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter
@@ -86,26 +87,47 @@ def _prometheus(settings: Settings) -> Any:
 METRIC_READERS: dict[str, Callable[[Settings], Any]] = {"prometheus": _prometheus}
 
 
+def _refuse(settings: Settings, setting: str, exc: ConfigError) -> None:
+    """A name that cannot be used: from a keyword, init() fails (raise); from the environment, one warning
+    and the name is left out (an environment variable must not stop the application)."""
+    if not settings.from_environment(setting):
+        raise exc
+    variable = settings.origins[setting]
+    why = exc.args[0].split(": ", 1)[-1] if not isinstance(exc, MissingExtra) else \
+        f"needs {exc.what}: pip install 'otel-agentkit[{exc.extra}]'"
+    diagnostics.warn_once(("exporter", variable, str(exc.value)), "otel_agentkit: ignoring %r in %s (%s); the "
+                          "other exporters go on", exc.value, variable, why)
+
+
 def _build(setting: str, items: tuple[Any, ...], table: dict[str, Callable[[Settings], Any]],
            settings: Settings, skip_other_signals: bool) -> list[Any]:
     """Exporter objects for ``items``: names are looked up (a name that no signal knows fails init with
     the setting and the value); objects are used as given. With ``skip_other_signals`` a name that only
-    exists for another signal (console has no metrics) is skipped instead of refused."""
+    exists for another signal (console has no metrics) is skipped instead of refused. Every name is checked
+    before any exporter is built."""
     known = set(SPAN_EXPORTERS) | set(METRIC_EXPORTERS) | set(LOG_EXPORTERS) | set(METRIC_READERS) | {"none"}
-    for item in items:  # every name is checked before any exporter is built
+    usable = []
+    for item in items:
         if not isinstance(item, str) and not callable(getattr(item, "export", None)):
             raise ConfigError(setting, item, "expected an exporter name or an exporter object with export()")
         if isinstance(item, str) and (item not in known or (
                 item not in table and item != "none" and not skip_other_signals)):
             choices = ", ".join(sorted(set(table) | {"none"}))
-            raise ConfigError(setting, item, f"unknown exporter; known: {choices}")
-    built = [table[item](settings) if isinstance(item, str) else item
-             for item in items if not isinstance(item, str) or item in table]
+            _refuse(settings, setting, ConfigError(setting, item, f"unknown exporter; known: {choices}"))
+            continue
+        usable.append(item)
+    built = []
+    for item in usable:
+        if not isinstance(item, str):
+            built.append(item)
+        elif item in table:
+            try:
+                built.append(table[item](settings))
+            except MissingExtra as exc:
+                _refuse(settings, setting, MissingExtra(setting, item, exc.extra, exc.what))
     return [e for e in built if e is not None]  # None: left out with a warning (a malformed OTLP endpoint)
-
-
 def build_span_exporters(settings: Settings) -> list[SpanExporter]:
-    return _build("exporters", settings.exporters, SPAN_EXPORTERS, settings, False)
+    return _build("exporters", settings.exporters, SPAN_EXPORTERS, settings, True)
 
 
 def build_metric_exporters(settings: Settings) -> list[MetricExporter]:
@@ -115,11 +137,22 @@ def build_metric_exporters(settings: Settings) -> list[MetricExporter]:
 
 def build_metric_endpoints(settings: Settings) -> list[Any]:
     """Pull endpoints named in metric_exporters (or exporters): objects with ``reader`` and ``shutdown()``."""
-    names = dict.fromkeys(n for n in (*settings.metric_exporters, *settings.exporters)
-                          if isinstance(n, str) and n in METRIC_READERS)
-    return [METRIC_READERS[name](settings) for name in names]
+    names = dict.fromkeys((n, setting) for setting in ("metric_exporters", "exporters")
+                          for n in getattr(settings, setting) if isinstance(n, str) and n in METRIC_READERS)
+    endpoints, seen = [], set()
+    for name, setting in names:
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            endpoints.append(METRIC_READERS[name](settings))
+        except MissingExtra as exc:
+            _refuse(settings, setting, MissingExtra(setting, name, exc.extra, exc.what))
+        except ConfigError as exc:  # a port that cannot be served: from the environment, warned, left out
+            _refuse(settings, setting, ConfigError(setting, name, str(exc)))
+    return endpoints
 
 
 def build_log_exporters(settings: Settings) -> list[Any]:
-    names = tuple(e for e in settings.exporters if isinstance(e, str))
-    return _build("exporters", names, LOG_EXPORTERS, settings, True)
+    names = tuple(e for e in settings.log_exporters if isinstance(e, str))
+    return _build("log_exporters", names, LOG_EXPORTERS, settings, True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import diagnostics
-from ..config import ConfigError
+from ..config import ConfigError, MissingExtra
 
 # Suffixes that mark a dated snapshot or alias of a base model, not a different model.
 _SNAPSHOT = re.compile(
@@ -78,9 +78,11 @@ def parse_table(models: Any, source: str) -> dict[str, Price]:
 
 def _read_file(path: Path) -> Any:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("pricing", str(path), f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("pricing", str(path), "not a text file (expected UTF-8 JSON or YAML)") from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml  # optional extra: otel-agentkit[yaml]
@@ -88,9 +90,11 @@ def _read_file(path: Path) -> Any:
             return yaml.safe_load(text)
         return json.loads(text)
     except ImportError:
-        raise ConfigError("pricing", str(path), "YAML pricing files need PyYAML (pip install pyyaml)") from None
+        raise MissingExtra("pricing", str(path), "yaml", "PyYAML to read a YAML file (or use a .json file)") \
+            from None
     except Exception as exc:
-        raise ConfigError("pricing", str(path), f"not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError("pricing", str(path), f"not valid {path.suffix.lstrip('.') or 'JSON'}: {first}") from None
 
 
 def _models_of(data: Any, source: str) -> Any:

@@ -243,20 +243,34 @@ def test_targets_follow_the_standard_variables(monkeypatch: pytest.MonkeyPatch) 
     assert resolve_protocol("traces") == "http/protobuf"
 
 
-@pytest.mark.parametrize("name,value,message", [
-    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "invalid OTEL_EXPORTER_OTLP_PROTOCOL='http/json'"),
-    ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "udp", "invalid OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='udp'"),
-    ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", "invalid OTEL_EXPORTER_OTLP_TIMEOUT='soon'"),
-    ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", "invalid OTEL_EXPORTER_OTLP_COMPRESSION='zstd'"),
-    ("AGENTKIT_SPOOL_MAX_BYTES", "-1", "invalid AGENTKIT_SPOOL_MAX_BYTES='-1'"),
+@pytest.mark.parametrize("name,value,used", [
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", ("protocol", "http/protobuf")),
+    ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "udp", ("protocol", "http/protobuf")),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", ("timeout_s", 10.0)),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "-1", ("timeout_s", 10.0)),
+    ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", ("compression", "none")),
+    ("AGENTKIT_SPOOL_MAX_BYTES", "-1", None),
 ])
-def test_bad_settings_fail_at_build_time_naming_the_variable(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_bad_variables_warn_once_and_use_the_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, value: str,
+        used: Any, protocol: str) -> None:
+    """As the OTel SDK does: a typo in the environment is one warning naming the variable and the value, and
+    the exporter is built with the default (the official exporter is not handed the bad value either)."""
+    from otel_agentkit import diagnostics
+
+    diagnostics.reset()
+    if "PROTOCOL" not in name:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
     monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigError) as err:
-        otlp_span_exporter(Settings(home=tmp_path))
-    assert str(err.value).startswith(message)
-    assert "\n" not in str(err.value)
+    caplog.set_level("WARNING", logger="otel_agentkit")
+    exporter = otlp_span_exporter(Settings(home=tmp_path))
+    assert exporter is not None
+    exporter.shutdown()
+    if used is not None:
+        assert getattr(resolve_target("traces"), used[0]) == used[1]
+    lines = [r.getMessage() for r in caplog.records if name in r.getMessage()]
+    assert len(lines) == 1 and repr(value) in lines[0] and "\n" not in lines[0], lines
 
 
 def test_two_processes_spool_into_one_directory_and_every_batch_replays_once(

@@ -12,7 +12,7 @@ FLOORS = {
     "auto": 2, "agents": 2, "processes": 2,
     "runtime": 3, "analytics": 3,
     "compat": 4,
-    "cli": 4,
+    "cli": 4, "zerocode": 4,
     "__init__": 5,
 }
 

@@ -26,7 +26,8 @@ def _redis() -> Any:
     try:
         import redis
     except ImportError as exc:  # an optional dependency: say which one
-        raise ImportError("a redis:// agent store needs the redis package: pip install 'redis>=5'") from exc
+        raise ImportError("a redis:// agent store needs the redis package: pip install 'otel-agentkit[redis]'") \
+            from exc
     return redis
 
 

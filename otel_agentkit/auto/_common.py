@@ -179,9 +179,13 @@ class AutoInstrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         version = installed_version(self.library)
-        if version is None or not version_supported(version, self.requirement):
+        if version is None:  # opentelemetry-instrument loads every instrumentor: a missing library is normal
+            logger.debug("otel_agentkit: %s is not installed; %s patches nothing", self.library,
+                         type(self).__name__)
+            return
+        if not version_supported(version, self.requirement):
             logger.warning("otel_agentkit: %s %s is not supported by %s (needs %s); nothing was instrumented",
-                           self.library, version or "(not installed)", type(self).__name__, self.requirement)
+                           self.library, version, type(self).__name__, self.requirement)
             return
         if _state._active is None:
             from ..instrument.telemetry import ensure_telemetry

@@ -69,6 +69,23 @@ ENV_SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"  # gen_ai_latest_experiment
 ENV_PRICING_FILE = "AGENTKIT_PRICING_FILE"
 ENV_USER_ID_SALT = "AGENTKIT_USER_ID_SALT"
 
+# Variables read elsewhere (each module imports its names from here; see VARIABLES below).
+ENV_SPOOL_MAX_BYTES = "AGENTKIT_SPOOL_MAX_BYTES"
+ENV_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+ENV_OTLP_PREFIX = "OTEL_EXPORTER_OTLP_"  # _ENDPOINT, _PROTOCOL, _HEADERS, ... and the per-signal _TRACES_*, ...
+ENV_PROMETHEUS_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
+ENV_PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
+ENV_DISABLED_INSTRUMENTATIONS = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+ENV_RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
+ENV_SMTP_HOST = "AGENTKIT_SMTP_HOST"
+ENV_SMTP_PORT = "AGENTKIT_SMTP_PORT"
+ENV_SMTP_TLS = "AGENTKIT_SMTP_TLS"
+ENV_SMTP_FROM = "AGENTKIT_SMTP_FROM"
+ENV_SMTP_USER = "AGENTKIT_SMTP_USER"
+ENV_SMTP_PASSWORD = "AGENTKIT_SMTP_PASSWORD"
+ENV_WEBHOOK_ALLOWLIST = "AGENTKIT_ALERT_WEBHOOK_ALLOWLIST"
+ENV_AGENT_STORE = "AGENTKIT_AGENT_STORE"
+
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -400,6 +417,36 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redact", (), _parse_redact, "a function applied to captured messages"),
 )
 SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable read outside init()'s settings: by one part of the package, when it runs."""
+
+    name: str
+    read_by: str
+    doc: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(ENV_OTLP_PREFIX + "*", "export/otlp.py", "endpoint, protocol, headers, timeout, compression, "
+             "certificates, per signal or for all, as the OTLP exporter specification says"),
+    Variable(ENV_SPOOL_MAX_BYTES, "export/otlp.py", "bound of the OTLP disk spool per signal (default 256 MiB)"),
+    Variable(ENV_PROMETHEUS_HOST, "export/prometheus.py", "the scrape endpoint's address (default localhost)"),
+    Variable(ENV_PROMETHEUS_PORT, "export/prometheus.py", "the scrape endpoint's port (default 9464)"),
+    Variable(ENV_RESOURCE_ATTRIBUTES, "the OTel SDK", "resource attributes of the providers init() creates"),
+    Variable(ENV_DISABLED_INSTRUMENTATIONS, "zerocode.py", "`agentkit` in it: opentelemetry-instrument's hook "
+             "does nothing"),
+    Variable(ENV_SMTP_HOST, "alerts/channels.py", "email channel: SMTP host (default localhost)"),
+    Variable(ENV_SMTP_PORT, "alerts/channels.py", "email channel: SMTP port (default 25, 465 with ssl)"),
+    Variable(ENV_SMTP_TLS, "alerts/channels.py", "email channel: none, starttls or ssl"),
+    Variable(ENV_SMTP_FROM, "alerts/channels.py", "email channel: sender address"),
+    Variable(ENV_SMTP_USER, "alerts/channels.py", "email channel: login user"),
+    Variable(ENV_SMTP_PASSWORD, "alerts/channels.py", "email channel: login password"),
+    Variable(ENV_WEBHOOK_ALLOWLIST, "alerts/netguard.py", "hosts or networks alert webhooks may reach despite the "
+             "SSRF guard"),
+    Variable(ENV_AGENT_STORE, "agents/store.py", "the agent store URL (default SQLite at <home>/agents.db)"),
+)
 
 
 def _why(exc: ConfigError) -> str:

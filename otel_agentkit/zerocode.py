@@ -16,8 +16,8 @@ import logging
 import os
 
 from . import diagnostics
+from .config import ENV_DISABLED_INSTRUMENTATIONS
 
-ENV_DISABLED_INSTRUMENTATIONS = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
 NAME = "agentkit"  # listed in OTEL_PYTHON_DISABLED_INSTRUMENTATIONS: the hook does nothing
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-ENV_AGENT_STORE = "AGENTKIT_AGENT_STORE"  # store URL for agents/CLI; default sqlite at <home>/agents.db
+from ..config import ENV_AGENT_STORE  # store URL for agents/CLI; default sqlite at <home>/agents.db
 DEFAULT_DB_NAME = "agents.db"
 MAX_VALUE_BYTES = 64 * 1024  # a payload, metadata or context bigger than this is refused
 MAX_NAME_LENGTH = 256

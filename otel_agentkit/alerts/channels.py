@@ -19,15 +19,10 @@ from email.message import EmailMessage
 from typing import Any, Callable, TextIO
 
 from .. import diagnostics
+from ..config import ENV_SMTP_FROM, ENV_SMTP_HOST, ENV_SMTP_PASSWORD, ENV_SMTP_PORT, ENV_SMTP_TLS, ENV_SMTP_USER
 from .netguard import Guard, UrlRefused, post
 from .rules import Channel, Rule, format_duration
 
-ENV_SMTP_HOST = "AGENTKIT_SMTP_HOST"
-ENV_SMTP_PORT = "AGENTKIT_SMTP_PORT"
-ENV_SMTP_TLS = "AGENTKIT_SMTP_TLS"
-ENV_SMTP_FROM = "AGENTKIT_SMTP_FROM"
-ENV_SMTP_USER = "AGENTKIT_SMTP_USER"
-ENV_SMTP_PASSWORD = "AGENTKIT_SMTP_PASSWORD"
 PAYLOAD_SCHEMA = "agentkit.alert/v1"
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 

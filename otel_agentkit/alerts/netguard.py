@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
-ENV_WEBHOOK_ALLOWLIST = "AGENTKIT_ALERT_WEBHOOK_ALLOWLIST"
+from ..config import ENV_WEBHOOK_ALLOWLIST  # re-exported: the tests import it from here
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]

@@ -43,14 +43,14 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .. import diagnostics
-from ..config import ConfigError, MissingExtra, parse_positive_int
+from ..config import (ENV_OTLP_ENDPOINT, ENV_OTLP_PREFIX, ENV_SPOOL_MAX_BYTES, ConfigError, MissingExtra,
+                      parse_positive_int)
 from .spool import DEFAULT_MAX_BYTES, Replayer, SendResult, Spool, spool_dir
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 logger = logging.getLogger("otel_agentkit")
-ENV_SPOOL_MAX_BYTES = "AGENTKIT_SPOOL_MAX_BYTES"
 PROTOCOLS = ("http/protobuf", "grpc")
 _GRPC_PATHS = {
     "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -61,7 +61,7 @@ _GRPC_PATHS = {
 
 def _env(signal: str, key: str) -> tuple[str, str] | None:
     """(variable, value) of OTEL_EXPORTER_OTLP_<SIGNAL>_<KEY>, else OTEL_EXPORTER_OTLP_<KEY>, if set."""
-    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_{key}", f"OTEL_EXPORTER_OTLP_{key}"):
+    for name in (f"{ENV_OTLP_PREFIX}{signal.upper()}_{key}", f"{ENV_OTLP_PREFIX}{key}"):
         value = os.environ.get(name)
         if value not in (None, ""):
             return name, value.strip()
@@ -112,7 +112,7 @@ def check_endpoint(setting: str, value: str, protocol: str) -> None:
 
 
 def _endpoint_variable(exc: ConfigError) -> bool:
-    return isinstance(exc.setting, str) and exc.setting.startswith("OTEL_EXPORTER_OTLP_") \
+    return isinstance(exc.setting, str) and exc.setting.startswith(ENV_OTLP_PREFIX) \
         and exc.setting.endswith("_ENDPOINT")
 
 
@@ -137,10 +137,10 @@ def resolve_target(signal: str, protocol: str | None = None) -> OtlpTarget:
     from opentelemetry.util.re import parse_env_headers
 
     protocol = protocol or resolve_protocol(signal)
-    specific = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
-    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    for name, value in ((f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", specific),
-                        ("OTEL_EXPORTER_OTLP_ENDPOINT", base)):
+    specific = os.environ.get(f"{ENV_OTLP_PREFIX}{signal.upper()}_ENDPOINT")
+    base = os.environ.get(ENV_OTLP_ENDPOINT)
+    for name, value in ((f"{ENV_OTLP_PREFIX}{signal.upper()}_ENDPOINT", specific),
+                        (ENV_OTLP_ENDPOINT, base)):
         if value:
             check_endpoint(name, value, protocol)
             break  # the signal's own variable wins; the base one is then not used for this signal
@@ -740,8 +740,8 @@ def _build(settings: Settings, signal: str, wrapper: type) -> Any:
         inner = official_exporter(signal, target.protocol, target)
     except ValueError as exc:  # e.g. an endpoint urlparse refuses ("http://[::1")
         if not isinstance(exc, ConfigError):
-            got = _env(signal, "ENDPOINT") or ("OTEL_EXPORTER_OTLP_ENDPOINT",
-                                                os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""))
+            got = _env(signal, "ENDPOINT") or (ENV_OTLP_ENDPOINT,
+                                                os.environ.get(ENV_OTLP_ENDPOINT, ""))
             exc = ConfigError(got[0], got[1], f"not a usable OTLP endpoint: {exc}")
         if not _endpoint_variable(exc):
             raise exc from None

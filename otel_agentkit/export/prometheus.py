@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 from .. import diagnostics
-from ..config import ConfigError, MissingExtra, parse_positive_int
+from ..config import ENV_PROMETHEUS_HOST, ENV_PROMETHEUS_PORT, ConfigError, MissingExtra, parse_positive_int
 
-ENV_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
-ENV_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
+ENV_HOST, ENV_PORT = ENV_PROMETHEUS_HOST, ENV_PROMETHEUS_PORT
 
 
 class PrometheusEndpoint:

@@ -186,3 +186,24 @@ print(json.dumps([failed, first_provider, trace.get_tracer_provider().resource.a
     assert "bad.json" in failed
     assert first_provider.startswith("Proxy")  # nothing was installed by the failed call
     assert name == "second"
+
+
+def test_every_variable_the_package_reads_is_declared_once_and_documented():
+    """Every OTEL_* / AGENTKIT_* name the package spells is spelled in config.py only (the other modules
+    import it), and each is declared in SETTINGS or VARIABLES and named in the README."""
+    import re
+    from pathlib import Path
+
+    from otel_agentkit.config import SETTINGS, VARIABLES
+
+    package = Path(agentkit.__file__).parent
+    spelled_elsewhere = [f"{path.relative_to(package)}: {name}" for path in package.rglob("*.py")
+                         if path.name != "config.py"
+                         for name in re.findall(r"""["'](?:OTEL|AGENTKIT)_[A-Z0-9_]+["']""", path.read_text())]
+    assert spelled_elsewhere == []
+    config_text = (package / "config.py").read_text()
+    spelled = set(re.findall(r'"((?:OTEL|AGENTKIT)_[A-Z0-9_]+)"', config_text))
+    declared = {v for s in SETTINGS for v in s.env} | {v.name for v in VARIABLES}
+    assert spelled - {"OTEL_EXPORTER_OTLP_"} <= declared | {"OTEL_EXPORTER_OTLP_ENDPOINT"}, spelled - declared
+    readme = (package.parent / "README.md").read_text()
+    assert [name for name in sorted(declared) if f"`{name}`" not in readme] == []

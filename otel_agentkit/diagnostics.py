@@ -26,10 +26,10 @@ def report(where: str, exc: BaseException) -> None:
     with _lock:
         _errors[key] += 1
         first = _errors[key] == 1
-    if first:
+    if first:  # with its stack: "invocation.end failed: TypeError" alone tells a maintainer nothing
         try:
             logger.warning("otel_agentkit: %s failed: %s: %s (further ones are counted, not logged)",
-                           where, key[1], exc)
+                           where, key[1], exc, exc_info=(type(exc), exc, exc.__traceback__))
         except Exception:  # a broken logging handler must not break the caller either
             pass
 

@@ -65,8 +65,24 @@ def _is_sdk_tracer_provider(provider: Any) -> bool:
     return hasattr(provider, "add_span_processor")
 
 
+@functools.lru_cache(maxsize=None)
+def _unset_types() -> tuple[type, ...]:
+    """The API's stand-ins for a provider nobody set: its proxies (what get_*_provider() returns before a
+    set_*_provider()) and its no-op providers. The metrics and logs proxies are classes of the API's
+    _internal modules, looked up once by attribute: a rename leaves them out (then init() attaches to the
+    proxy and warns that it takes no processors) rather than failing."""
+    from opentelemetry import _logs
+    from opentelemetry._logs import _internal as logs_internal
+    from opentelemetry.metrics import _internal as metrics_internal
+
+    proxies = (getattr(metrics_internal, "_ProxyMeterProvider", None), getattr(logs_internal, "ProxyLoggerProvider",
+                                                                                None))
+    return (trace.ProxyTracerProvider, trace.NoOpTracerProvider, metrics.NoOpMeterProvider, _logs.NoOpLoggerProvider,
+            *(t for t in proxies if isinstance(t, type)))
+
+
 def _is_unset(provider: Any) -> bool:
-    return type(provider).__name__.startswith(("Proxy", "_Proxy", "NoOp", "_NoOp", "Default"))
+    return isinstance(provider, _unset_types())
 
 
 def init(*, service_name: str | None = None, exporters: Any = None, metric_exporters: Any = None,

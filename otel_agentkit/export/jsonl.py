@@ -39,14 +39,11 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from .. import diagnostics
 from ..config import ConfigError, default_home, private_dir
 from . import otlp_json
-from .reader import SIGNALS, file_name, parse_file_name
+from .files import SIGNALS, file_name, parse_file_name
 
-try:  # SDK >= 1.39 names; the module is the SDK's public home for log exporters despite the underscore
-    from opentelemetry.sdk._logs.export import LogRecordExporter as _LogExporterBase
-    from opentelemetry.sdk._logs.export import LogRecordExportResult as _LogResult
-except ImportError:  # pragma: no cover - older SDKs
-    from opentelemetry.sdk._logs.export import LogExporter as _LogExporterBase  # type: ignore[no-redef]
-    from opentelemetry.sdk._logs.export import LogExportResult as _LogResult  # type: ignore[no-redef]
+# The SDK's public home for log exporters despite the underscore (names of SDK >= 1.39; we require 1.45)
+from opentelemetry.sdk._logs.export import LogRecordExporter as _LogExporterBase
+from opentelemetry.sdk._logs.export import LogRecordExportResult as _LogResult
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_RETENTION_DAYS = 30

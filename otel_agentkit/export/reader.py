@@ -17,15 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import gzip
-import math
 import os
-import re
 from dataclasses import dataclass, field
 from json import loads as _json_loads
 from pathlib import Path
 from typing import IO, Any, Callable, Generic, Iterator, Sequence, TypeVar, Union
 
 from ..timeunits import to_ns as _time_to_ns
+from .files import SIGNALS, FileName, file_name, parse_file_name
 from .otlp_decode import (TIME_LIMIT_NS, MetricPoint, SpanColumns, SpanRecord, _Shape, columns_of, decode_attributes,
                           decode_value, points_of, spans_of)
 
@@ -34,7 +33,7 @@ try:  # optional: a faster parser
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson_loads = None
 
-_typed_spans: Any = ...  # the typed decoder of trace lines (otlp_typed, needs msgspec): loaded on first read
+_typed_spans: Any = ...  # the typed decoder of trace lines (otlp_typed): loaded on first read; None: tests
 
 __all__ = ["SIGNALS", "TIME_LIMIT_NS", "TOP_KEYS", "FileName", "MetricPoint", "ReadStats", "SpanColumns", "SpanRecord",
            "Stream", "columns_of", "decode_attributes", "decode_value", "file_name", "iter_metric_points",
@@ -50,11 +49,9 @@ def _loads(line: bytes) -> Any:
     return _json_loads(line)
 
 
-SIGNALS = ("traces", "metrics", "logs")
 TOP_KEYS = {"traces": "resourceSpans", "metrics": "resourceMetrics", "logs": "resourceLogs"}
 """The one top-level key of an export request, per signal."""
 
-_FILE_RE = re.compile(r"^(traces|metrics|logs)-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl(\.gz)?$")
 _READABLE_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
 _NS_PER_DAY = 86_400 * 10**9
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -65,39 +62,6 @@ SINCE_SLACK_NS = _NS_PER_DAY
 PathArg = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 TimeArg = Union[dt.datetime, dt.date, int, float, None]
 T = TypeVar("T")
-
-
-# --- file layout (shared with the writer in jsonl.py) --------------------------------------------------------
-
-@dataclass(frozen=True)
-class FileName:
-    """A file name the JSONL writer makes: ``{signal}-{date}[.{index}].jsonl[.gz]``."""
-
-    signal: str
-    date: dt.date
-    index: int  # 0 for the file being written; 1, 2, ... for rotated ones, oldest first
-    compressed: bool = False
-
-    @property
-    def order(self) -> tuple[dt.date, float]:
-        """Sort key: by date, then rotated parts in order, then the live file (the newest)."""
-        return self.date, (self.index or math.inf)
-
-
-def file_name(signal: str, date: dt.date, index: int = 0) -> str:
-    return f"{signal}-{date.isoformat()}{f'.{index}' if index else ''}.jsonl"
-
-
-def parse_file_name(name: str) -> FileName | None:
-    """The parts of one of our file names, or None for any other name."""
-    m = _FILE_RE.match(name)
-    if not m:
-        return None
-    try:
-        date = dt.date.fromisoformat(m.group(2))
-    except ValueError:
-        return None
-    return FileName(m.group(1), date, int(m.group(3) or 0), bool(m.group(4)))
 
 
 # --- records -----------------------------------------------------------------------------------------------
@@ -278,8 +242,8 @@ def _dict_decoder(signal: str, extract: Extract[T]) -> Decode[T]:
 
 
 def _span_decoder(keys: Sequence[str] | None = None) -> Decode[Any]:
-    """SpanRecords (or SpanColumns of ``keys``) from trace lines: the typed decoder when msgspec is
-    installed, with the careful one for the lines it refuses."""
+    """SpanRecords (or SpanColumns of ``keys``) from trace lines: the typed decoder (msgspec), with the
+    careful one for the lines it refuses."""
     global _typed_spans
     slots = None if keys is None else {key: i for i, key in enumerate(keys)}
     if keys is not None and len(slots) != len(keys):  # type: ignore[arg-type]
@@ -291,13 +255,10 @@ def _span_decoder(keys: Sequence[str] | None = None) -> Decode[Any]:
         def careful(line: bytes, since: int | None, until: int | None, bad: Tally = None) -> Sequence[SpanColumns]:
             return [columns_of(span, keys) for span in spans(line, since, until, bad)]
 
-    if _typed_spans is ...:
-        try:  # imported here, not with the module: the JSONL writer imports this module and never reads
-            from .otlp_typed import spans_of_line as _typed_spans
-        except ImportError:  # pragma: no cover - depends on the environment
-            _typed_spans = None
+    if _typed_spans is ...:  # imported here, not with the module: the JSONL writer imports it and never reads
+        from .otlp_typed import spans_of_line as _typed_spans
     typed = _typed_spans
-    if typed is None:
+    if typed is None:  # the tests' switch: read with the careful decoder alone
         return careful
 
     def decode(line: bytes, since: int | None, until: int | None, bad: Tally = None) -> Sequence[Any]:

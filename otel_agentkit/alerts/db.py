@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..config import private_file
+from ..sqlitefiles import migrate
 from .rules import Rule, RuleError
 
 DB_NAME = "alerts.db"
@@ -52,6 +53,11 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('rules_version', 0);
 """
+# PRAGMA user_version migrations (sqlitefiles.migrate): a schema change is a new entry, never an edit.
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _SCHEMA),)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class AlertStore:
         private_file(self.path)
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
+            migrate(con, f"{DB_NAME} in {self.path.parent}", MIGRATIONS)
 
     @contextmanager
     def _connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:

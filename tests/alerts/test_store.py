@@ -114,3 +114,30 @@ def test_several_processes_fire_a_breach_once(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs)
     assert sum(fired) == 1
     assert len(store.history()) == 1
+
+
+def test_schema_version_migrations(tmp_path):
+    """PRAGMA user_version: a new file gets the latest version; a file made before versions existed keeps
+    its rules and is stamped; a file from a newer release is refused with one line naming it."""
+    import sqlite3
+
+    from otel_agentkit.alerts.db import _SCHEMA, SCHEMA_VERSION
+    from otel_agentkit.sqlitefiles import SchemaTooNew
+
+    fresh = AlertStore(tmp_path / "new")
+    with sqlite3.connect(fresh.path) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 1
+    old_dir = tmp_path / "old"
+    old_dir.mkdir()
+    with sqlite3.connect(old_dir / "alerts.db") as con:  # the file as releases before versions made it
+        con.executescript(_SCHEMA)
+        con.execute("INSERT INTO rules (name, spec, enabled, origin, created_at, updated_at) VALUES (?, ?, 1, 'cli', 0, 0)",
+                    ("old-rule", '{"name": "old-rule", "metric": "error_rate", "threshold": 0.5}'))
+    store = AlertStore(old_dir)
+    assert [r.name for r in store.rules()] == ["old-rule"]
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        con.execute("PRAGMA user_version = 999")
+    with pytest.raises(SchemaTooNew) as info:
+        AlertStore(old_dir)
+    assert "newer otel-agentkit" in str(info.value) and "\n" not in str(info.value)

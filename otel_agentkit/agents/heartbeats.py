@@ -2,10 +2,12 @@
 
 Each beat is one write: the agent's whole record under one key whose store TTL is reset to the retention
 period (a day by default). The time since the last beat is then read off the store's own clock as
-``retention - remaining TTL``, so liveness (last beat within the 30 s TTL) and staleness need no clock
-agreement between hosts, and an agent that died is still listed as stale until its record expires. Because a
-beat rewrites the whole record, a store that lost its data (a Redis restart) is repopulated by the next
-beat. Store failures in this hot path are logged once and counted, never raised.
+``retention - remaining TTL``, so liveness and staleness need no clock agreement between hosts. Each record
+carries its agent's own TTL (the ``ttl`` of the Heartbeats that started it, 30 s by default): an unfinished
+agent is alive while its last beat is younger than that TTL and stale (dead) from the moment it lapses, so
+every reader agrees with ``status()`` whatever its own ``ttl``; an agent that died is listed as stale until
+its record expires. Because a beat rewrites the whole record, a store that lost its data (a Redis restart)
+is repopulated by the next beat. Store failures in this hot path are logged once and counted, never raised.
 """
 
 from __future__ import annotations
@@ -66,18 +68,29 @@ class AgentStatus:
     def alive(self) -> bool:
         return not self.finished and self.age < self.ttl
 
+    @property
+    def stale(self) -> bool:
+        """Dead: not finished, and its own TTL lapsed since the last beat (exactly when ``alive`` turns False)."""
+        return not self.finished and self.age >= self.ttl
+
+    @property
+    def state(self) -> str:
+        """``alive``, ``dead`` (stale) or ``finished``: one word for listings."""
+        return "finished" if self.finished else "alive" if self.alive else "dead"
+
     def since_last_beat(self) -> float:
         return self.age
 
     @classmethod
-    def from_store(cls, text: str, remaining: float | None) -> AgentStatus:
+    def from_store(cls, text: str, remaining: float | None, default_ttl: float = DEFAULT_TTL) -> AgentStatus:
+        """``default_ttl`` stands in only for a record that carries no TTL of its own."""
         r = decode(text)
         retention = r.get("retention", DEFAULT_RETENTION)
         age = retention - remaining if remaining is not None else time.time() - r["last_beat"]
         return cls(agent_id=r["agent_id"], status=r["status"], progress=r.get("progress"),
                    current_task=r.get("current_task"), metadata=r.get("metadata") or {},
                    started_at=r["started_at"], last_beat=r["last_beat"], beats=r.get("beats", 0),
-                   host=r.get("host", ""), pid=r.get("pid", 0), age=max(0.0, age), ttl=r.get("ttl", DEFAULT_TTL),
+                   host=r.get("host", ""), pid=r.get("pid", 0), age=max(0.0, age), ttl=r.get("ttl", default_ttl),
                    trace_id=r.get("trace_id"), span_id=r.get("span_id"))
 
 
@@ -111,8 +124,8 @@ class Heartbeats:
 
     # --- queries ------------------------------------------------------------------------------------------
     def agents(self) -> list[AgentStatus]:
-        """Every agent with a record (kept ``retention`` after its last beat), finished or not, by id."""
-        found = [AgentStatus.from_store(text, left) for text, left in self.store.scan_ttl(_KEY).values()]
+        """Every agent with a record (kept ``retention`` after its last beat), alive, stale or finished, by id."""
+        found = [AgentStatus.from_store(text, left, self.ttl) for text, left in self.store.scan_ttl(_KEY).values()]
         return sorted(found, key=lambda a: a.agent_id)
 
     def active_agents(self) -> list[AgentStatus]:
@@ -126,10 +139,14 @@ class Heartbeats:
     def status(self, agent_id: str) -> AgentStatus | None:
         """The agent's last record, None if never seen (or gone for longer than the retention)."""
         text, left = self.store.get_ttl(_KEY + check_name("agent_id", agent_id))
-        return AgentStatus.from_store(text, left) if text is not None else None
+        return AgentStatus.from_store(text, left, self.ttl) if text is not None else None
 
-    def stale_agents(self, threshold_s: float = DEFAULT_TTL) -> list[AgentStatus]:
-        """Agents whose last beat is older than ``threshold_s`` and that did not complete, fail or cancel."""
+    def stale_agents(self, threshold_s: float | None = None) -> list[AgentStatus]:
+        """Agents that did not complete, fail or cancel and went quiet: by default each one whose own TTL
+        lapsed since its last beat (the complement of ``active_agents()`` among unfinished agents, as
+        ``status().alive`` says); with ``threshold_s``, those whose last beat is older than that instead."""
+        if threshold_s is None:
+            return [a for a in self.agents() if a.stale]
         limit = check_seconds("threshold_s", threshold_s)
         return [a for a in self.agents() if not a.finished and a.age > limit]
 
@@ -163,8 +180,10 @@ class Heartbeat:
              current_task: str | None = None) -> bool:
         """Report liveness (and optionally a new status, progress within 0..1, current task).
 
-        True when the store took it; False when the store failed (logged once and counted, never raised).
-        Bad values raise ValueError: progress outside 0..1 is a caller bug, not something to clamp.
+        True when the store took it; False when the store failed or did not answer within
+        ``store.HOT_PATH_BUDGET`` (0.5 s: a frozen store never stalls the agent longer), logged once and
+        counted, never raised. Bad values raise ValueError: progress outside 0..1 is a caller bug, not
+        something to clamp.
         """
         if status is not None:
             check_name("status", status)
@@ -198,7 +217,14 @@ class Heartbeat:
             if current_task is not None:
                 attrs[semconv.AGENTKIT_AGENT_TASK] = current_task
             t.span_event(semconv.EVENT_AGENT_HEARTBEAT, attrs, span)
-        return self._write("heartbeat.beat")
+        return self._write_within_budget()
+
+    def _write_within_budget(self) -> bool:
+        """The beat's write with the store given HOT_PATH_BUDGET (its failure contained by ``_write``)."""
+        from .store import HOT_PATH_BUDGET, within
+
+        with within(HOT_PATH_BUDGET):
+            return self._write("heartbeat.beat")
 
     def stop(self, final_status: str = "completed") -> None:
         """Mark the agent finished: completed, failed or cancelled (kept on record for the retention)."""

@@ -1,4 +1,7 @@
-"""``agentkit agents list [--stale]``: who is alive, what they do, who went quiet.
+"""``agentkit agents list [--stale | --alive]``: every agent on record, alive, dead or finished.
+
+An agent is dead (stale) the moment its own heartbeat TTL lapses since its last beat, as ``Heartbeats.status()``
+says; ``--threshold`` replaces that TTL by a fixed age only when given, and only for ``--stale``.
 
 Also holds the store options shared by the ``agents``, ``events`` and ``approvals`` groups: ``--store URL``
 (default $AGENTKIT_AGENT_STORE, else SQLite at <home>/agents.db) and ``--home`` (accepted after the
@@ -69,13 +72,15 @@ def clip(text: str, width: int) -> str:
 def register(subparsers: Any) -> None:
     group = subparsers.add_parser("agents", help="agents' heartbeats: alive, stale, finished")
     sub = group.add_subparsers(dest="agents_command", metavar="SUBCOMMAND")
-    listing = sub.add_parser("list", help="agents with a live heartbeat (or --stale, --all)")
+    listing = sub.add_parser("list", help="every agent on record and its state: alive, dead or finished")
     which = listing.add_mutually_exclusive_group()
     which.add_argument("--stale", action="store_true",
-                       help="agents whose last beat is older than --threshold and that did not finish")
-    which.add_argument("--all", action="store_true", help="every agent on record, finished ones too")
-    listing.add_argument("--threshold", type=float, default=30.0, metavar="SECONDS",
-                         help="age of the last beat that makes an agent stale (default 30)")
+                       help="only the dead: unfinished agents whose own heartbeat TTL lapsed since their last beat")
+    which.add_argument("--alive", action="store_true", help="only agents alive by their heartbeat TTL")
+    which.add_argument("--all", action="store_true", help="every agent on record (the default; kept for scripts)")
+    listing.add_argument("--threshold", type=float, metavar="SECONDS",
+                         help="with --stale: unfinished agents whose last beat is older than this, instead of "
+                              "each agent's own TTL")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     add_store_options(listing)
     listing.set_defaults(func=_list)
@@ -87,28 +92,31 @@ def _list(args: argparse.Namespace) -> int:
     from ..agents.store import StoreError
     from ..analytics.formatting import safe_text
 
-    if args.threshold <= 0:
-        raise AgentCliError(f"--threshold={args.threshold!r}: must be a number of seconds above 0")
+    if args.threshold is not None:
+        if args.threshold <= 0:
+            raise AgentCliError(f"--threshold={args.threshold!r}: must be a number of seconds above 0")
+        if not args.stale:
+            raise AgentCliError(f"--threshold={args.threshold!r}: applies only with --stale")
     store = open_cli_store(args)
     try:
         hb = Heartbeats(store)
-        agents = hb.stale_agents(args.threshold) if args.stale else hb.agents() if args.all else hb.active_agents()
+        agents = hb.stale_agents(args.threshold) if args.stale else hb.active_agents() if args.alive else hb.agents()
     except StoreError as exc:
         raise fail(exc) from None
     finally:
         store.close()
     if args.json:
         for a in agents:
-            print(json.dumps({**a.__dict__, "alive": a.alive}))
+            print(json.dumps({**a.__dict__, "alive": a.alive, "stale": a.stale, "state": a.state}))
         return 0
     if not agents:
-        print("no stale agents" if args.stale else "no agents on record" if args.all else "no active agents")
+        print("no stale agents" if args.stale else "no active agents" if args.alive else "no agents on record")
         return 0
-    print(f"{'AGENT':<24} {'STATUS':<12} {'PROGRESS':>8} {'LAST BEAT':>9} {'ALIVE':<5} {'HOST/PID':<22} TASK")
+    print(f"{'AGENT':<24} {'STATUS':<12} {'PROGRESS':>8} {'LAST BEAT':>9} {'STATE':<8} {'HOST/PID':<22} TASK")
     for a in agents:
         progress = f"{a.progress:.0%}" if a.progress is not None else "-"
         # every stored text is escaped: an agent's task or name must not drive the terminal
         print(f"{clip(safe_text(a.agent_id), 24):<24} {clip(safe_text(a.status), 12):<12} {progress:>8} "
-              f"{duration(a.age):>9} {'yes' if a.alive else 'no':<5} {clip(safe_text(f'{a.host}/{a.pid}'), 22):<22} "
+              f"{duration(a.age):>9} {a.state:<8} {clip(safe_text(f'{a.host}/{a.pid}'), 22):<22} "
               f"{safe_text(a.current_task or '')}")
     return 0

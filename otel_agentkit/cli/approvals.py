@@ -1,4 +1,7 @@
-"""``agentkit approvals list | approve ID | reject ID --reason TEXT``: answer agents waiting at a gate."""
+"""``agentkit approvals list | approve ID | reject ID --reason TEXT``: answer agents waiting at a gate.
+
+With ``--json``, ``list`` prints one JSON object per line and ``approve``/``reject`` one JSON object for the
+decision taken; an error is then the one JSON error line every command prints."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import time
 from typing import Any
 
 from .agents import AgentCliError, add_store_options, ago, clip, fail, open_cli_store
-from .main import needs_subcommand
+from .main import json_line, needs_subcommand
 
 
 def register(subparsers: Any) -> None:
@@ -24,6 +27,9 @@ def register(subparsers: Any) -> None:
         cmd.add_argument("id", metavar="ID", help="request id (from `agentkit approvals list`)")
         cmd.add_argument("--reason", help="why (shown to the agent and recorded on its trace)")
         cmd.add_argument("--by", dest="responder", help="who answers (default: your user name)")
+        cmd.add_argument("--json", action="store_true",
+                         help="print the decision as one JSON object: id, kind, decision, reason, responder, "
+                              "decided_at")
         add_store_options(cmd)
         cmd.set_defaults(func=_respond, approved=approved)
     group.set_defaults(func=needs_subcommand(group))
@@ -73,6 +79,10 @@ def _respond(args: argparse.Namespace) -> int:
         raise fail(exc) from None
     finally:
         store.close()
+    if args.json:
+        print(json_line({"id": result.id, "kind": result.kind, "decision": result.status, "reason": result.reason,
+                         "responder": result.responder, "decided_at": result.decided_at}))
+        return 0
     print(safe_text(f"{result.id}: {result.status} by {responder}" + (f" ({result.reason})" if result.reason else "")))
     return 0
 

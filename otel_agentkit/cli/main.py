@@ -14,7 +14,8 @@ Errors and exit codes are the same for every command (scripts depend on them; ``
 - MESSAGE names the user's value and goes through ``formatting.safe_text`` in both forms, so it is the same
   text either way and can neither split the line nor drive the terminal;
 - every command that lists or reports takes ``--json`` (a JSON document, or one JSON object per line for the
-  agents, events and approvals listings, as their help says);
+  agents, events and approvals listings, as their help says), and so does every ``agents``, ``events`` and
+  ``approvals`` command, the approvals actions printing one JSON object;
 - exit codes that are not errors: 1, done but not all of it (``replay`` left batches spooled without an
   error: another replay held the lock or ``--max-batches`` stopped it; the ``alerts init`` wizard was told
   not to save); 3, ``alerts watch --once`` found no data for any enabled rule; 130, interrupted.
@@ -39,7 +40,8 @@ EXIT_NOT_ALL = 1
 """A command did what it could without an error but not all of it (see the module docstring)."""
 
 EPILOG = f"""\
---json: every command that lists or reports prints JSON on stdout with it.
+--json: every command that lists or reports, and every agents/events/approvals command, prints JSON on
+  stdout with it.
 errors: one line on stderr, "agentkit: error: MESSAGE", exit code {EXIT_ERROR};
   with --json that line is JSON: {{"error": "MESSAGE", "code": {EXIT_ERROR}}}
 exit codes: 0 done; {EXIT_NOT_ALL} done but not all (replay left batches spooled, the alerts wizard did

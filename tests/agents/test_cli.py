@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -19,25 +20,41 @@ def cli(capsys, *argv):
     return code, out, err
 
 
-def test_agents_list_active_stale_all(store_url, store, capsys):
-    assert cli(capsys, "agents", "list", "--store", store_url)[1].strip() == "no active agents"
+def test_agents_list_every_agent_with_its_state(store_url, store, capsys):
+    assert cli(capsys, "agents", "list", "--store", store_url)[1].strip() == "no agents on record"
+    assert cli(capsys, "agents", "list", "--alive", "--store", store_url)[1].strip() == "no active agents"
+    assert cli(capsys, "agents", "list", "--stale", "--store", store_url)[1].strip() == "no stale agents"
     hb = Heartbeats(store, ttl=0.3)
     hb.start("planner", {"role": "plan"}).beat("thinking", progress=0.4, current_task="outline")
     hb.start("done").stop("completed")
     code, out, _ = cli(capsys, "agents", "list", "--store", store_url)
     assert code == 0
-    header, row = out.strip().splitlines()
-    assert header.split()[:3] == ["AGENT", "STATUS", "PROGRESS"]
-    assert row.split()[:3] == ["planner", "thinking", "40%"] and row.endswith("outline")
+    header, done, planner = out.strip().splitlines()
+    assert header.split()[:6] == ["AGENT", "STATUS", "PROGRESS", "LAST", "BEAT", "STATE"]
+    assert planner.split()[:3] == ["planner", "thinking", "40%"] and planner.endswith("outline")
+    assert planner.split()[4] == "alive" and done.split()[:2] == ["done", "completed"]
+    assert done.split()[4] == "finished"
+    code, out, _ = cli(capsys, "agents", "list", "--alive", "--store", store_url)
+    assert [line.split()[0] for line in out.strip().splitlines()[1:]] == ["planner"]
     wait_until(lambda: not hb.is_alive("planner"), 10, "the planner's TTL to expire")
-    wait_until(lambda: hb.stale_agents(0.1) != [], 10, "the planner to turn stale")
-    code, out, _ = cli(capsys, "agents", "list", "--stale", "--threshold", "0.1", "--json", "--store", store_url)
+    # dead by its own 0.3 s TTL: no threshold needed
+    code, out, _ = cli(capsys, "agents", "list", "--stale", "--json", "--store", store_url)
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [(r["agent_id"], r["status"], r["alive"]) for r in rows] == [("planner", "thinking", False)]
-    code, out, _ = cli(capsys, "agents", "list", "--all", "--store", store_url)
-    assert [line.split()[0] for line in out.strip().splitlines()[1:]] == ["done", "planner"]
+    assert [(r["agent_id"], r["status"], r["alive"], r["stale"], r["state"]) for r in rows] == [
+        ("planner", "thinking", False, True, "dead")]
+    code, out, _ = cli(capsys, "agents", "list", "--stale", "--threshold", "0.1", "--json", "--store", store_url)
+    assert [json.loads(line)["agent_id"] for line in out.splitlines()] == ["planner"]
+    code, out, _ = cli(capsys, "agents", "list", "--stale", "--threshold", "3600", "--store", store_url)
+    assert out.strip() == "no stale agents"
+    assert cli(capsys, "agents", "list", "--alive", "--store", store_url)[1].strip() == "no active agents"
+    for extra in ((), ("--all",)):  # --all is the default, kept for scripts
+        code, out, _ = cli(capsys, "agents", "list", *extra, "--store", store_url)
+        rows = [line.split() for line in out.strip().splitlines()[1:]]
+        assert [(r[0], r[4]) for r in rows] == [("done", "finished"), ("planner", "dead")]  # AGENT, STATE
     code, _, err = cli(capsys, "agents", "list", "--threshold", "0", "--store", store_url)
     assert code == 2 and err.strip() == "agentkit: error: --threshold=0.0: must be a number of seconds above 0"
+    code, _, err = cli(capsys, "agents", "list", "--threshold", "5", "--json", "--store", store_url)
+    assert code == 2 and json.loads(err) == {"error": "--threshold=5.0: applies only with --stale", "code": 2}
 
 
 def test_events_tail_list_and_follow(store_url, store, capsys):
@@ -81,6 +98,31 @@ def test_approvals_list_approve_reject(store_url, store, capsys):
     assert out == ""
     code, _, err = cli(capsys, "approvals", "approve", "nope", "--store", store_url)
     assert code == 2 and err.strip() == "agentkit: error: approval request 'nope' is unknown or expired and cleaned up"
+
+
+def test_approve_and_reject_print_the_decision_as_json(store_url, store, capsys):
+    gate = Approvals(store, requester="bot")
+    a = gate.submit("deploy", {"version": "2.0"}, timeout=60)
+    b = gate.submit("delete", {"table": "users"}, timeout=60)
+    before = time.time()
+    code, out, err = cli(capsys, "approvals", "approve", a.id, "--by", "alice", "--json", "--store", store_url)
+    assert (code, err) == (0, "")
+    approved = json.loads(out)
+    assert out.count("\n") == 1 and before <= approved.pop("decided_at") <= time.time()
+    assert approved == {"id": a.id, "kind": "deploy", "decision": "approved", "reason": None, "responder": "alice"}
+    code, out, _ = cli(capsys, "approvals", "reject", b.id, "--reason", "never", "--by", "bob", "--json",
+                       "--store", store_url)
+    rejected = json.loads(out)
+    assert code == 0 and (rejected["id"], rejected["decision"], rejected["reason"], rejected["responder"]) == (
+        b.id, "rejected", "never", "bob")
+    assert gate.decision(a.id).status == "approved" and gate.decision(b.id).status == "rejected"
+    # errors under --json: the one JSON line on stderr, nothing on stdout
+    code, out, err = cli(capsys, "approvals", "reject", a.id, "--json", "--store", store_url)
+    assert (code, out) == (2, "") and json.loads(err) == {
+        "error": f"approval request {a.id!r} was already decided: approved by alice", "code": 2}
+    code, out, err = cli(capsys, "approvals", "approve", "nope", "--json", "--store", store_url)
+    assert (code, out) == (2, "") and json.loads(err)["error"] == (
+        "approval request 'nope' is unknown or expired and cleaned up")
 
 
 def test_home_after_the_subcommand_picks_the_default_sqlite_store(tmp_path, capsys, monkeypatch):

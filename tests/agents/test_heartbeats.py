@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from otel_agentkit import semconv
@@ -66,11 +68,47 @@ def test_liveness_expires_with_the_ttl_and_the_agent_turns_stale(store, captured
     assert hb.active_agents() == []
     st = hb.status("quiet")
     assert st is not None and st.status == "running" and not st.alive
-    wait_until(lambda: hb.stale_agents(0.2) != [], 10, "the last beat to be older than 0.2 s")
-    assert [a.agent_id for a in hb.stale_agents(0.2)] == ["quiet"]  # the failed one is finished, not stale
-    assert hb.stale_agents(3600) == []
+    assert st.stale and st.state == "dead" and st.age >= 0.3
+    # stale by its own TTL, no threshold needed; the failed one is finished, not stale
+    assert [a.agent_id for a in hb.stale_agents()] == ["quiet"]
+    assert [(a.agent_id, a.state) for a in hb.agents()] == [("done", "finished"), ("quiet", "dead")]
+    wait_until(lambda: hb.stale_agents(0.5) != [], 10, "the last beat to be older than 0.5 s")
+    assert [a.agent_id for a in hb.stale_agents(threshold_s=0.5)] == ["quiet"]
+    assert hb.stale_agents(3600) == []  # an explicit threshold overrides the TTL
     with pytest.raises(ValueError, match="threshold_s=0"):
         hb.stale_agents(0)
+
+
+def test_an_explicit_threshold_below_the_ttl_flags_a_live_agent(store, captured):
+    hb = Heartbeats(store, ttl=3600, telemetry=captured.telemetry)
+    hb.start("slow")
+    wait_until(lambda: hb.status("slow").age > 0.1, 10, "the last beat to be older than 0.1 s")
+    st = hb.status("slow")
+    assert st.alive and not st.stale and st.state == "alive"
+    assert hb.stale_agents() == []
+    assert [a.agent_id for a in hb.stale_agents(0.1)] == ["slow"]  # the caller asked for this rule
+
+
+def test_the_agents_own_ttl_decides_not_the_readers(store, captured):
+    writer = Heartbeats(store, ttl=0.3, telemetry=captured.telemetry)
+    writer.start("short")
+    patient = Heartbeats(store, ttl=3600, telemetry=captured.telemetry)
+    wait_until(lambda: not patient.is_alive("short"), 10, "the agent's own 0.3 s TTL to lapse")
+    assert patient.status("short").ttl == 0.3 and patient.active_agents() == []
+    assert [a.agent_id for a in patient.stale_agents()] == ["short"]
+
+
+def test_a_record_without_a_ttl_is_judged_by_the_readers_ttl(store, captured):
+    """A record written without ``ttl`` (an older writer) falls back on the reading Heartbeats' own."""
+    Heartbeats(store, telemetry=captured.telemetry).start("old")
+    key = next(iter(store.scan("hb:")))
+    record = json.loads(store.get(key))
+    del record["ttl"]
+    store.set(key, json.dumps(record), record["retention"])
+    wait_until(lambda: store.get_ttl(key)[1] < record["retention"] - 0.2, 10, "0.2 s to pass")
+    assert Heartbeats(store, ttl=0.1).status("old").stale
+    assert Heartbeats(store, ttl=3600).status("old").alive
+    assert [a.agent_id for a in Heartbeats(store, ttl=0.1).stale_agents()] == ["old"]
 
 
 def test_background_beats_keep_an_agent_alive(store, captured):

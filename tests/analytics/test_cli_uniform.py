@@ -1,4 +1,5 @@
-"""Every ``agentkit`` command reports an error the same way, and every listing takes ``--json``.
+"""Every ``agentkit`` command reports an error the same way; every listing, and every agents, events and
+approvals command, takes ``--json``.
 
 An error is one line on stderr and exit code 2: ``agentkit: error: MESSAGE``, or with ``--json`` one JSON line
 ``{"error": "MESSAGE", "code": 2}`` carrying the same MESSAGE. Each command group is run as the real command
@@ -53,7 +54,9 @@ def place(tmp_path_factory: pytest.TempPathFactory, dataset: dict[str, Any]) -> 
     (root / "corrupt.db").write_bytes(os.urandom(4096))
     url = f"sqlite:///{root}/agents.db"
     Heartbeats(url, ttl=3600).start("planner").beat("thinking", progress=0.5, current_task="outline")
-    Approvals(url, requester="bot").submit("deploy", {"version": "2.0"}, timeout=3600)
+    gate = Approvals(url, requester="bot")
+    gate.submit("deploy", {"version": "2.0"}, timeout=3600)  # stays pending for `approvals list`
+    to_approve, to_reject = (gate.submit(kind, timeout=3600).id for kind in ("release", "drop"))
     EventStream(url, source="writer").publish("draft.saved", {"n": 1})
     env = {k: v for k, v in os.environ.items()
            if k not in ("AGENTKIT_AGENT_STORE", "AGENTKIT_PRICING_FILE") and not k.startswith("OTEL_")}
@@ -62,7 +65,7 @@ def place(tmp_path_factory: pytest.TempPathFactory, dataset: dict[str, Any]) -> 
     names = {"home": str(home), "broken": str(broken), "missing": str(root / "missing.jsonl"),
              "corrupt_json": str(root / "corrupt.json"), "corrupt_db": str(root / "corrupt.db"),
              "no_dir": str(root / "afile" / "agents.db"), "store": url, "out": str(root / "out"),
-             "pricing": str(dataset["pricing"])}
+             "pricing": str(dataset["pricing"]), "approve_id": to_approve, "reject_id": to_reject}
     return {"root": root, "env": env, "names": names}
 
 
@@ -116,10 +119,14 @@ ERRORS = [
     (["agents", "list", "--threshold", "0", "--store", "{store}"], "--threshold=0.0: must be"),
     (["agents", "list", "--store", "{no_dir}"], "Not a directory"),
     (["agents", "list", "--store", "{corrupt_db}"], "file is not a database"),
+    (["agents", "list", "--threshold", "5", "--store", "{store}"], "--threshold=5.0: applies only with --stale"),
     # approvals
     (["approvals", "list", "--store", "mysql://h/db"], "unknown scheme"),
     (["approvals", "list", "--store", "{no_dir}"], "Not a directory"),
     (["approvals", "list", "--store", "{corrupt_db}"], "file is not a database"),
+    (["approvals", "approve", "nope", "--store", "{store}"], "approval request 'nope' is unknown or expired"),
+    (["approvals", "reject", "nope", "--reason", "x", "--store", "{store}"], "'nope' is unknown or expired"),
+    (["approvals", "approve", "someid", "--store", "{corrupt_db}"], "file is not a database"),
     # events
     (["events", "tail", "draft.saved", "--count", "0", "--store", "{store}"], "--count=0: must be"),
     (["events", "list", "--store", "{no_dir}"], "Not a directory"),
@@ -216,7 +223,7 @@ def test_replay_errors_and_statuses(place: dict[str, Any], tmp_path: Path) -> No
     assert json.loads(proc.stdout)["skipped_locked"] == 1
 
 
-# --- every listing takes --json -------------------------------------------------------------------------
+# --- every listing, and every agents/events/approvals command, takes --json -----------------------------
 # command -> (arguments after it, "document" for one JSON value or "lines" for one JSON object per line)
 LISTINGS: dict[tuple[str, ...], tuple[list[str], str]] = {
     ("usage", "show"): (["--pricing", "{pricing}"], "document"),
@@ -232,17 +239,20 @@ LISTINGS: dict[tuple[str, ...], tuple[list[str], str]] = {
     ("alerts", "list"): ([], "document"),
     ("alerts", "history"): ([], "document"),
     ("alerts", "metrics"): ([], "document"),
-    ("agents", "list"): (["--all", "--store", "{store}"], "lines"),
+    ("agents", "list"): (["--store", "{store}"], "lines"),
     ("approvals", "list"): (["--store", "{store}"], "lines"),
+    ("approvals", "approve"): (["{approve_id}", "--by", "alice", "--store", "{store}"], "document"),
+    ("approvals", "reject"): (["{reject_id}", "--reason", "no", "--store", "{store}"], "document"),
     ("events", "tail"): (["draft.saved", "--store", "{store}"], "lines"),
     ("events", "list"): (["--store", "{store}"], "lines"),
     ("replay",): ([], "document"),
 }
 
-# Commands that change something and print a confirmation, not a listing: no --json.
+# Alerts commands that change something and print a confirmation, not a listing: no --json. (The approvals
+# actions take it: scripts answer gates, and read the decision as JSON.)
 ACTIONS = {("alerts", "init"), ("alerts", "import"), ("alerts", "enable"), ("alerts", "disable"),
-           ("alerts", "delete"), ("alerts", "watch"), ("alerts", "export-rules"), ("approvals", "approve"),
-           ("approvals", "reject")}
+           ("alerts", "delete"), ("alerts", "watch"), ("alerts", "export-rules")}
+JSON_EVERYWHERE = ("agents", "events", "approvals")  # command groups whose every command takes --json
 
 
 def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
@@ -262,6 +272,7 @@ def test_every_command_is_a_listing_with_json_or_an_action() -> None:
     with_json = {path for path, p in leaves.items() if any("--json" in a.option_strings for a in p._actions)}
     assert with_json == set(LISTINGS)
     assert set(leaves) - with_json == ACTIONS
+    assert {path for path in leaves if path[0] in JSON_EVERYWHERE} <= with_json
 
 
 @pytest.mark.parametrize("command", list(LISTINGS), ids=[" ".join(c) for c in LISTINGS])

@@ -18,7 +18,8 @@ from opentelemetry.trace import SpanKind
 from .. import diagnostics, semconv as sc
 from ..instrument import telemetry as _state
 from ..instrument.context import CURRENT_KEY
-from ..instrument.invocation import INFERENCE, Invocation
+from ..instrument.invocation import Invocation
+from ..instrument.kinds import INFERENCE
 from ..instrument.suppress import suppressed
 from ._common import AUTO_KEY, AUTO_OWNER, RAW_RESPONSE_HEADER, Patch
 from .streams import StreamState, traced_stream

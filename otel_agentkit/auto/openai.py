@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any, Collection, Mapping
 
 from .. import semconv as sc
-from ..instrument.invocation import EMBEDDINGS, Invocation
+from ..instrument.invocation import Invocation
+from ..instrument.kinds import EMBEDDINGS
 from ._common import AutoInstrumentor, Patch, get, given, listed, number, server_of, text
 from .calls import Call, Endpoint, async_wrapper, attributes, fill, set_tool_calls, sync_wrapper
 from .openai_request import async_request_wrapper, sync_request_wrapper

@@ -20,13 +20,12 @@ from typing import Any, AsyncIterator, Callable, Iterator, TypeVar, overload
 
 import wrapt
 from opentelemetry import context as otel_context
-from opentelemetry.trace import SpanKind
 
 from .. import diagnostics, semconv as sc
 from . import deferred, telemetry as _state
 from .context import CURRENT_KEY
-from .invocation import (AGENT, EMBEDDINGS, INFERENCE, NOOP_CALL, RETRIEVAL, TOOL, WORKFLOW, Invocation,
-                         NoOpCall)
+from .invocation import NOOP_CALL, Invocation, NoOpCall
+from .kinds import AGENT, EMBEDDINGS, INFERENCE, RETRIEVAL, TOOL, WORKFLOW, Kind
 from .request_params import request_attributes
 from .responses import has_usage
 from .suppress import suppressed
@@ -39,15 +38,13 @@ _detach = otel_context.detach
 class Operation:
     """A configured kind of operation; decorate functions with it or open it as a context manager."""
 
-    __slots__ = ("category", "operation", "target", "kind", "attributes", "inherit", "_target_attr")
+    __slots__ = ("category", "operation", "target", "attributes", "inherit", "_target_attr")
 
-    def __init__(self, category: str, operation: str, target: str | None, kind: SpanKind,
-                 attributes: dict[str, Any], inherit: dict[str, Any] | None = None,
-                 target_attr: str | None = None) -> None:
-        self.category = category
+    def __init__(self, category: Kind, operation: str, target: str | None, attributes: dict[str, Any],
+                 inherit: dict[str, Any] | None = None, target_attr: str | None = None) -> None:
+        self.category = category  # what kind of operation (its span, measurement and counting): kinds.py
         self.operation = operation
         self.target = target
-        self.kind = kind
         self.attributes = {k: v for k, v in attributes.items() if v is not None}
         self.inherit = inherit
         self._target_attr = target_attr  # the attribute that holds the name, when it defaults to __name__
@@ -62,21 +59,12 @@ class Operation:
                 for key in (sc.AGENTKIT_AGENT_NAME, sc.AGENTKIT_WORKFLOW_NAME):
                     if key in inherit:
                         inherit[key] = target
-        return Operation(self.category, self.operation, target, self.kind, attrs, inherit, self._target_attr)
-
-    def _span_name_kind(self, released: bool) -> tuple[str, SpanKind]:
-        """v0.1.0: a workflow is an invoke_agent span (its operation name stays invoke_workflow); a retrieval
-        is an INTERNAL span named ``retrieval``. The pre-release set named both by their own operation."""
-        if released and self.category == WORKFLOW:
-            return sc.span_name(sc.OP_INVOKE_AGENT, self.target), self.kind
-        if released and self.category == RETRIEVAL:
-            return sc.OP_RETRIEVAL, SpanKind.INTERNAL
-        return sc.span_name(self.operation, self.target), self.kind
+        return Operation(self.category, self.operation, target, attrs, inherit, self._target_attr)
 
     def begin(self, tel: _state.Telemetry, parent: otel_context.Context | None = None) -> Invocation | None:
         """A started Invocation, or None if the SDK failed to start one (reported; the call goes on)."""
         try:
-            name, kind = self._span_name_kind(tel.new)
+            name, kind = self.category.span(self.operation, self.target, tel.new)
             inv = Invocation(tel, self.category, self.operation, name, kind, self.attributes)
             return inv.start(parent, inherit=self.inherit)
         except Exception as exc:
@@ -163,7 +151,7 @@ class _Traced(wrapt.FunctionWrapper):
 
 
 def _reads_response(op: Operation) -> bool:
-    return op.category in (INFERENCE, EMBEDDINGS)
+    return op.category.reports_usage
 
 
 def _before_call(inv: Invocation, kwargs: dict[str, Any]) -> None:
@@ -260,7 +248,7 @@ def _follow(op: Operation, inv: Invocation, result: Any) -> Any:
         inv.end()
         return result
     try:
-        follow = deferred.Follow(inv, op.category == INFERENCE, kind)
+        follow = deferred.Follow(inv, op.category.streams, kind)
         if kind == deferred.COROUTINE:
             return deferred.follow_awaitable(follow, result, lambda value: _follow(op, inv, value))
         if kind == deferred.GENERATOR:
@@ -312,7 +300,7 @@ def _traced_generator(op: Operation, tel: _state.Telemetry, parent: otel_context
             _before_call(inv, kwargs)  # type: ignore[arg-type]
     else:
         inv, follow.started = follow.inv, True
-    streams = op.category == INFERENCE
+    streams = op.category.streams
     error: BaseException | None = None
     to_send: Any = None
     to_throw: BaseException | None = None
@@ -378,7 +366,7 @@ async def _traced_async_generator(op: Operation, tel: _state.Telemetry, parent: 
             _before_call(inv, kwargs)  # type: ignore[arg-type]
     else:
         inv, follow.started = follow.inv, True
-    streams = op.category == INFERENCE
+    streams = op.category.streams
     error: BaseException | None = None
     to_send: Any = None
     to_throw: BaseException | None = None
@@ -479,7 +467,7 @@ def llm(func: Any = None, /, *, provider: str | None = None, model: str | None =
         attrs = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider,
                  sc.GEN_AI_REQUEST_MODEL: model, sc.SERVER_ADDRESS: server_address, sc.SERVER_PORT: server_port}
         attrs.update(requested)
-        return Operation(INFERENCE, operation, model, SpanKind.CLIENT, attrs)
+        return Operation(INFERENCE, operation, model, attrs)
 
     return _factory(make, func, None)
 
@@ -494,7 +482,7 @@ def embedding(func: Any = None, /, *, provider: str | None = None, model: str | 
         formats = [encoding_formats] if isinstance(encoding_formats, str) else [str(f) for f in encoding_formats]
 
     def make() -> Operation:
-        return Operation(EMBEDDINGS, sc.OP_EMBEDDINGS, model, SpanKind.CLIENT, {
+        return Operation(EMBEDDINGS, sc.OP_EMBEDDINGS, model, {
             sc.GEN_AI_OPERATION_NAME: sc.OP_EMBEDDINGS, sc.GEN_AI_PROVIDER_NAME: provider,
             sc.GEN_AI_REQUEST_MODEL: model, sc.SERVER_ADDRESS: server_address, sc.SERVER_PORT: server_port,
             sc.GEN_AI_REQUEST_ENCODING_FORMATS: formats})
@@ -507,7 +495,7 @@ def retrieval(func: Any = None, /, *, data_source: str | None = None, top_k: int
     """A retrieval from a data source (span ``retrieval``, INTERNAL; pre-release: ``retrieval {data_source}``,
     CLIENT); the data source (``gen_ai.data_source.id``) defaults to the function's name."""
     def make(data_source: str | None = data_source) -> Operation:
-        return Operation(RETRIEVAL, sc.OP_RETRIEVAL, data_source, SpanKind.CLIENT, {
+        return Operation(RETRIEVAL, sc.OP_RETRIEVAL, data_source, {
             sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: data_source,
             sc.GEN_AI_RETRIEVAL_TOP_K: top_k, sc.GEN_AI_PROVIDER_NAME: provider},
             target_attr=sc.GEN_AI_DATA_SOURCE_ID)
@@ -519,7 +507,7 @@ def tool(func: Any = None, /, *, name: str | None = None, call_id: str | None = 
          description: str | None = None) -> Any:
     """A tool execution (span ``execute_tool {name}``, INTERNAL); name defaults to the function's name."""
     def make(name: str | None = name) -> Operation:
-        return Operation(TOOL, sc.OP_EXECUTE_TOOL, name, SpanKind.INTERNAL, {
+        return Operation(TOOL, sc.OP_EXECUTE_TOOL, name, {
             sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL, sc.GEN_AI_TOOL_NAME: name,
             sc.GEN_AI_TOOL_CALL_ID: call_id, sc.GEN_AI_TOOL_TYPE: type, sc.GEN_AI_TOOL_DESCRIPTION: description},
             target_attr=sc.GEN_AI_TOOL_NAME)
@@ -536,7 +524,7 @@ def agent(func: Any = None, /, *, name: str | None = None, description: str | No
         inherit = {sc.AGENTKIT_AGENT_NAME: name}
         if conversation_id is not None:
             inherit[sc.GEN_AI_CONVERSATION_ID] = conversation_id
-        op = Operation(AGENT, sc.OP_INVOKE_AGENT, name, SpanKind.INTERNAL, {
+        op = Operation(AGENT, sc.OP_INVOKE_AGENT, name, {
             sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT, sc.GEN_AI_AGENT_NAME: name,
             sc.GEN_AI_AGENT_DESCRIPTION: description, sc.AGENTKIT_AGENT_ID: id,
             sc.GEN_AI_CONVERSATION_ID: conversation_id}, inherit=inherit, target_attr=sc.GEN_AI_AGENT_NAME)
@@ -551,7 +539,7 @@ def workflow(func: Any = None, /, *, name: str | None = None) -> Any:
     ``agentkit.workflow.name``. Under the pre-release names: span ``invoke_workflow {name}`` with
     gen_ai.workflow.name, inherited."""
     def make(name: str | None = name) -> Operation:
-        return Operation(WORKFLOW, sc.OP_INVOKE_WORKFLOW, name, SpanKind.INTERNAL, {
+        return Operation(WORKFLOW, sc.OP_INVOKE_WORKFLOW, name, {
             sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW, sc.GEN_AI_AGENT_NAME: name},
             inherit={sc.AGENTKIT_WORKFLOW_NAME: name}, target_attr=sc.GEN_AI_AGENT_NAME)
 

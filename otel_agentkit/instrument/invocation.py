@@ -20,7 +20,8 @@ from .. import diagnostics, semconv as sc
 from . import bounds, responses
 from .content import MASK, is_secret_key, mask_secrets
 from .context import AGENT_RUN_KEY, CURRENT_KEY, INHERITED_KEY
-from .metrics import AGENT, EMBEDDINGS, INFERENCE, RETRIEVAL, TOOL, WORKFLOW, Ended
+from .kinds import INFERENCE, WORKFLOW, Kind
+from .metrics import Ended
 
 if TYPE_CHECKING:
     from .telemetry import Telemetry
@@ -139,7 +140,7 @@ class Invocation:
         "embedding_dimensions", "_extra", "_error_type", "_cost_usd", "_nested", "owner", "_run", "_calls",
     )
 
-    def __init__(self, tel: Telemetry, category: str, operation: str, name: str, kind: SpanKind,
+    def __init__(self, tel: Telemetry, category: Kind, operation: str, name: str, kind: SpanKind,
                  attributes: dict[str, Any]) -> None:
         self._tel = tel
         self.category = category
@@ -187,7 +188,7 @@ class Invocation:
         if tel.new:
             attrs = v010_request(attrs)
         if tel.old:
-            attrs = to_pre_release(attrs, cat == WORKFLOW, tel.new)
+            attrs = to_pre_release(attrs, cat is WORKFLOW, tel.new)
         run = ctx.get(AGENT_RUN_KEY)
         if run is not None:
             self._run = run
@@ -199,7 +200,7 @@ class Invocation:
         self.span = span
         entries = dict(trace.set_span_in_context(span, ctx))
         entries[CURRENT_KEY] = self
-        if cat == AGENT or cat == WORKFLOW:
+        if cat.run:
             self._calls = [0, 0]
             entries[AGENT_RUN_KEY] = self
         if inherit:
@@ -372,10 +373,9 @@ class Invocation:
             run = self._run
             if run is not None:  # count this call in the enclosing agent run (a nested run: all its calls)
                 counts = run._calls
-                if cat == INFERENCE:
-                    counts[0] += 1  # type: ignore[index]
-                elif cat == TOOL:
-                    counts[1] += 1  # type: ignore[index]
+                slot = cat.counted_as
+                if slot is not None:
+                    counts[slot] += 1  # type: ignore[index]
                 elif self._calls is not None:
                     counts[0] += self._calls[0]  # type: ignore[index]
                     counts[1] += self._calls[1]  # type: ignore[index]
@@ -400,8 +400,7 @@ class Invocation:
 
     def _end_attributes(self) -> dict[str, Any]:
         final: dict[str, Any] = {}
-        cat = self.category
-        if cat in (INFERENCE, EMBEDDINGS):
+        if self.category.reports_usage:
             if self.response_model is not None:
                 final[sc.GEN_AI_RESPONSE_MODEL] = self.response_model
             if self.response_id is not None:
@@ -459,7 +458,7 @@ def _record_exception(inv: Invocation, span: trace.Span, exc: BaseException, lim
                             "exception.stacktrace": stack, "exception.escaped": "True"}, limit)
     span.add_event(sc.EVENT_SPAN_EXCEPTION, attrs)
     tel = inv._tel
-    if tel.new and inv.category == INFERENCE:
+    if tel.new and inv.category is INFERENCE:
         tel.exception_event(inv, exc, attrs["exception.type"], attrs["exception.message"],
                             attrs["exception.stacktrace"])
 

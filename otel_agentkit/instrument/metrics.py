@@ -31,31 +31,11 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from .. import diagnostics, semconv as sc
 from . import bounds
+from .kinds import KINDS, Kind
 
 MAX_PENDING = 20_000  # beyond this the caller records its own measurements: memory stays bounded, nothing dropped
 WAKE_AT = 2048  # wake the worker early when this many are waiting, and drain them without pausing
 PAUSE_S = 0.0001  # the worker's pause between calls while the queue is short
-
-
-# Categories: how an operation is measured.
-INFERENCE, EMBEDDINGS, RETRIEVAL, TOOL, AGENT, WORKFLOW = (
-    "inference", "embeddings", "retrieval", "tool", "agent", "workflow")
-
-_CLIENT_KEYS = (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.SERVER_ADDRESS,
-                sc.SERVER_PORT)
-# v0.1.0 metric attributes, picked from the span's start attributes.
-_METRIC_KEYS = {
-    INFERENCE: _CLIENT_KEYS, EMBEDDINGS: _CLIENT_KEYS,
-    RETRIEVAL: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_DATA_SOURCE_ID, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL),
-    TOOL: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE),
-    AGENT: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME),
-    WORKFLOW: (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME),
-}
-# The pre-release ones.
-_PRE_KEYS = dict(_METRIC_KEYS)
-_PRE_KEYS[RETRIEVAL] = _CLIENT_KEYS
-_PRE_KEYS[TOOL] = (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_TYPE, sc.GEN_AI_AGENT_NAME)
-_PRE_KEYS[AGENT] = _PRE_KEYS[WORKFLOW] = (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_WORKFLOW_NAME)
 
 
 class Ended(NamedTuple):
@@ -63,7 +43,7 @@ class Ended(NamedTuple):
     invocation, whose span would then live on in the queue, and age into the collector's oldest
     generation, until the worker got to it)."""
 
-    category: str
+    category: Kind
     duration: float
     attributes: dict[str, Any]  # the span's start attributes (the metric attributes are picked from them)
     error_type: str | None
@@ -140,6 +120,7 @@ class GenAIMetrics:
                                             description="Agent and workflow duration (pre-release)",
                                             explicit_bucket_boundaries_advisory=list(sc.INVOCATION_BUCKETS))
         self.cost = counter(sc.METRIC_COST, unit=sc.UNIT_USD, description="Cost of LLM calls")
+        self._measures = {kind: getattr(self, kind.measure) for kind in KINDS}  # Kind.measure, bound once
         # The pre-release duplicates of the inference metrics: with the pre-release set, or legacy_metrics.
         self.legacy = legacy = legacy or old
         if legacy:
@@ -240,79 +221,99 @@ class GenAIMetrics:
                 diagnostics.report("metrics.record", exc)
 
     def _record(self, item: Ended) -> None:
-        (cat, duration, attrs, error_type, response_model, nested, input_tokens, output_tokens, cache_read,
-         cache_write, reasoning, cost, cost_model, ttfc, intervals, calls) = item
-        new, old = self.new, self.old
-        metric = {k: attrs[k] for k in _METRIC_KEYS[cat] if k in attrs}
+        kind = item[0]
+        attrs, error_type = item[2], item[3]
+        metric = {k: attrs[k] for k in kind.metric_keys if k in attrs}
         if error_type is not None:
             metric[sc.ERROR_TYPE] = error_type
-        if cat == TOOL:
-            if old:
-                pre = {k: attrs[k] for k in _PRE_KEYS[TOOL] if k in attrs}
-                if error_type is not None:
-                    pre[sc.ERROR_TYPE] = error_type
-                if new:
-                    pre.update(metric)
-                metric = pre
-            self.tool_duration.record(duration, metric)
-            return
-        if cat == AGENT or cat == WORKFLOW:
-            if new:
-                self.agent_duration.record(duration, metric)
-                if calls is not None:
-                    named = {k: metric[k] for k in (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME) if k in metric}
-                    self.agent_inference_calls.record(calls[0], named)
-                    self.agent_tool_calls.record(calls[1], named)
-            if old:
-                pre = {k: attrs[k] for k in _PRE_KEYS[cat] if k in attrs}
-                if error_type is not None:
-                    pre[sc.ERROR_TYPE] = error_type
-                pre[sc.GEN_AI_INVOCATION_IS_NESTED] = nested
-                self.invocation_duration.record(duration, pre)
-            return
-        if cat == RETRIEVAL:
-            if new:
-                self.retrieval_duration.record(duration, metric)
-            if old:  # the pre-release set: the generic operation duration, with the client attributes
-                pre = {k: attrs[k] for k in _PRE_KEYS[RETRIEVAL] if k in attrs}
-                if error_type is not None:
-                    pre[sc.ERROR_TYPE] = error_type
-                self.operation_duration.record(duration, pre)
-            return
+        self._measures[kind](item, metric)
+
+    def _pre(self, item: Ended) -> dict[str, Any]:
+        """The pre-release set's metric attributes of ``item``."""
+        attrs, error_type = item[2], item[3]
+        pre = {k: attrs[k] for k in item[0].pre_metric_keys if k in attrs}
+        if error_type is not None:
+            pre[sc.ERROR_TYPE] = error_type
+        return pre
+
+    # --- one method per way of measuring (Kind.measure) ----------------------------------------------------
+    def _tool(self, item: Ended, metric: dict[str, Any]) -> None:
+        if self.old:
+            pre = self._pre(item)
+            if self.new:
+                pre.update(metric)
+            metric = pre
+        self.tool_duration.record(item.duration, metric)
+
+    def _agent_run(self, item: Ended, metric: dict[str, Any]) -> None:
+        """An agent or workflow run: its duration, and the calls made below it."""
+        if self.new:
+            self.agent_duration.record(item.duration, metric)
+            calls = item.calls
+            if calls is not None:
+                named = {k: metric[k] for k in (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME) if k in metric}
+                self.agent_inference_calls.record(calls[0], named)
+                self.agent_tool_calls.record(calls[1], named)
+        if self.old:
+            pre = self._pre(item)
+            pre[sc.GEN_AI_INVOCATION_IS_NESTED] = item.nested
+            self.invocation_duration.record(item.duration, pre)
+
+    def _retrieval(self, item: Ended, metric: dict[str, Any]) -> None:
+        if self.new:
+            self.retrieval_duration.record(item.duration, metric)
+        if self.old:  # the pre-release set: the generic operation duration, with the client attributes
+            self.operation_duration.record(item.duration, self._pre(item))
+
+    def _embeddings(self, item: Ended, metric: dict[str, Any]) -> None:
+        if item.response_model is not None:
+            metric[sc.GEN_AI_RESPONSE_MODEL] = item.response_model
+        duration, input_tokens = item.duration, item.input_tokens or 0
+        legacy = self.legacy
+        if legacy:
+            self.legacy_duration.record(duration, metric)
+        if self.new:
+            self.embeddings_duration.record(duration, metric)
+            self.embeddings_tokens.record(input_tokens, metric)
+        if self.old:  # the pre-release set recorded embeddings into the inference metrics
+            self.inference_duration.record(duration, metric)
+            self.input_tokens.record(input_tokens, metric)
+        if legacy:
+            self.legacy_tokens.record(input_tokens, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
+        self._add_cost(item)
+
+    def _inference(self, item: Ended, metric: dict[str, Any]) -> None:
+        (_, duration, _, _, response_model, _, input_tokens, output_tokens, cache_read, cache_write, reasoning,
+         _, _, ttfc, intervals, _) = item
         if response_model is not None:
             metric[sc.GEN_AI_RESPONSE_MODEL] = response_model
         legacy = self.legacy
         if legacy:
             self.legacy_duration.record(duration, metric)
-        if cat == EMBEDDINGS:
-            if new:
-                self.embeddings_duration.record(duration, metric)
-                self.embeddings_tokens.record(input_tokens or 0, metric)
-            if old:  # the pre-release set recorded embeddings into the inference metrics
-                self.inference_duration.record(duration, metric)
-                self.input_tokens.record(input_tokens or 0, metric)
-            if legacy:
-                self.legacy_tokens.record(input_tokens or 0, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
-        else:
-            self.inference_duration.record(duration, metric)
-            self.input_tokens.record(input_tokens or 0, metric)
-            self.output_tokens.record(output_tokens or 0, metric)
-            if new:
-                self._add_usage(metric, input_tokens, output_tokens, cache_read, cache_write, reasoning)
-            if legacy:
-                self.legacy_tokens.record(input_tokens or 0, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
-                self.legacy_tokens.record(output_tokens or 0,
-                                          {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
-            if ttfc is not None:
-                self.ttfc.record(ttfc, metric)
-            for interval in intervals or ():
-                self.time_per_chunk.record(interval, metric)
-        if cost is not None:
-            workflow = attrs.get(sc.AGENTKIT_WORKFLOW_NAME) or attrs.get(sc.GEN_AI_WORKFLOW_NAME)
-            agent = attrs.get(sc.AGENTKIT_AGENT_NAME) or attrs.get(sc.GEN_AI_AGENT_NAME)
-            self._add_sum(self.cost, cost, {key: value for key, value in (
-                (sc.COST_ATTR_PROVIDER, attrs.get(sc.GEN_AI_PROVIDER_NAME)), (sc.COST_ATTR_MODEL, cost_model),
-                (sc.COST_ATTR_WORKFLOW, workflow), (sc.COST_ATTR_AGENT, agent)) if value is not None})
+        self.inference_duration.record(duration, metric)
+        self.input_tokens.record(input_tokens or 0, metric)
+        self.output_tokens.record(output_tokens or 0, metric)
+        if self.new:
+            self._add_usage(metric, input_tokens, output_tokens, cache_read, cache_write, reasoning)
+        if legacy:
+            self.legacy_tokens.record(input_tokens or 0, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
+            self.legacy_tokens.record(output_tokens or 0, {**metric, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
+        if ttfc is not None:
+            self.ttfc.record(ttfc, metric)
+        for interval in intervals or ():
+            self.time_per_chunk.record(interval, metric)
+        self._add_cost(item)
+
+    def _add_cost(self, item: Ended) -> None:
+        cost = item.cost
+        if cost is None:
+            return
+        attrs = item.attributes
+        workflow = attrs.get(sc.AGENTKIT_WORKFLOW_NAME) or attrs.get(sc.GEN_AI_WORKFLOW_NAME)
+        agent = attrs.get(sc.AGENTKIT_AGENT_NAME) or attrs.get(sc.GEN_AI_AGENT_NAME)
+        self._add_sum(self.cost, cost, {key: value for key, value in (
+            (sc.COST_ATTR_PROVIDER, attrs.get(sc.GEN_AI_PROVIDER_NAME)), (sc.COST_ATTR_MODEL, item.cost_model),
+            (sc.COST_ATTR_WORKFLOW, workflow), (sc.COST_ATTR_AGENT, agent)) if value is not None})
 
     def _add_usage(self, metric: dict[str, Any], input_tokens: int | None, output_tokens: int | None,
                    cache_read: int | None, cache_write: int | None, reasoning: int | None) -> None:

@@ -12,7 +12,8 @@ from opentelemetry.trace import SpanKind
 from .. import diagnostics, semconv as sc
 from ..timeunits import TimeValue, to_ns
 from . import telemetry as _state
-from .invocation import INFERENCE, Invocation
+from .invocation import Invocation
+from .kinds import INFERENCE
 from .suppress import suppressed_now
 
 

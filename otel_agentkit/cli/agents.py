@@ -18,12 +18,6 @@ from typing import Any
 from .main import CliError, needs_subcommand
 
 
-class AgentCliError(CliError, ValueError):
-    """A CliError that is also a ValueError. Under ``python -m otel_agentkit.cli.main`` the module runs as
-    ``__main__`` and this package imports a second copy of it, whose CliError ``main()`` does not catch;
-    ``main()`` still turns a ValueError into one line on stderr, so the message never becomes a traceback."""
-
-
 def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="URL",
                         help="agent state store: sqlite:///path, a file path, or redis://host:port/db "
@@ -43,11 +37,11 @@ def open_cli_store(args: argparse.Namespace) -> Any:
         store.ping()
         return store
     except (StoreError, ValueError, ImportError) as exc:
-        raise AgentCliError(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
 def fail(exc: BaseException) -> CliError:
-    return AgentCliError(str(exc))
+    return CliError(str(exc))
 
 
 def ago(ts: float, now: float | None = None) -> str:
@@ -94,9 +88,9 @@ def _list(args: argparse.Namespace) -> int:
 
     if args.threshold is not None:
         if args.threshold <= 0:
-            raise AgentCliError(f"--threshold={args.threshold!r}: must be a number of seconds above 0")
+            raise CliError(f"--threshold={args.threshold!r}: must be a number of seconds above 0")
         if not args.stale:
-            raise AgentCliError(f"--threshold={args.threshold!r}: applies only with --stale")
+            raise CliError(f"--threshold={args.threshold!r}: applies only with --stale")
     store = open_cli_store(args)
     try:
         hb = Heartbeats(store)

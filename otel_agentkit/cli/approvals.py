@@ -11,8 +11,8 @@ import json
 import time
 from typing import Any
 
-from .agents import AgentCliError, add_store_options, ago, clip, fail, open_cli_store
-from .main import json_line, needs_subcommand
+from .agents import add_store_options, ago, clip, fail, open_cli_store
+from .main import CliError, json_line, needs_subcommand
 
 
 def register(subparsers: Any) -> None:
@@ -74,7 +74,7 @@ def _respond(args: argparse.Namespace) -> int:
     try:
         result = Approvals(store).respond(args.id, args.approved, reason=args.reason, responder=responder)
     except ApprovalError as exc:
-        raise AgentCliError(str(exc)) from None
+        raise CliError(str(exc)) from None
     except (StoreError, ValueError) as exc:
         raise fail(exc) from None
     finally:

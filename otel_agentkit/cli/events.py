@@ -10,8 +10,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from .agents import AgentCliError, add_store_options, fail, open_cli_store
-from .main import json_line, needs_subcommand
+from .agents import add_store_options, fail, open_cli_store
+from .main import CliError, json_line, needs_subcommand
 
 
 def register(subparsers: Any) -> None:
@@ -50,16 +50,16 @@ def _tail(args: argparse.Namespace) -> int:
     from ..agents.store import StoreError
 
     if args.count < 1:
-        raise AgentCliError(f"--count={args.count!r}: must be a whole number above 0")
+        raise CliError(f"--count={args.count!r}: must be a whole number above 0")
     if args.follow_for is not None and args.follow_for <= 0:
-        raise AgentCliError(f"--for={args.follow_for!r}: must be a number of seconds above 0")
+        raise CliError(f"--for={args.follow_for!r}: must be a number of seconds above 0")
     store = open_cli_store(args)
     try:
         stream = EventStream(store)
         try:
             recent = stream.recent(args.type, args.count)
         except ValueError as exc:
-            raise AgentCliError(str(exc)) from None
+            raise CliError(str(exc)) from None
         for event in recent:
             _print(event, args.json)
         if not args.follow:

@@ -52,8 +52,10 @@ exit codes: 0 done; {EXIT_NOT_ALL} done but not all (replay left batches spooled
 JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
+class CliError(ValueError):
+    """A user-facing error: printed as one line, exit code 2. A ValueError: under ``python -m
+    otel_agentkit.cli.main`` this module runs as ``__main__`` and the subcommands import a second copy,
+    whose CliError ``main()`` does not know, but it turns any ValueError into the same one line."""
 
 
 class UsageError(CliError):

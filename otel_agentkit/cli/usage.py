@@ -23,10 +23,6 @@ from typing import Any, Callable, Iterator
 from .main import JSON_UNSAFE, CliError, needs_subcommand
 
 
-class AnalyticsCliError(CliError, ValueError):
-    """A CliError that is also a ValueError (see cli/agents.py: ``python -m`` imports a second CliError)."""
-
-
 # --- shared options ----------------------------------------------------------------------------------------
 
 def add_common(parser: argparse.ArgumentParser, window: bool = True) -> None:
@@ -53,7 +49,7 @@ def cli_errors() -> Iterator[None]:
     except CliError:
         raise
     except (ValueError, FileNotFoundError, NotADirectoryError, TypeError) as exc:
-        raise AnalyticsCliError(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
 def source_of(args: argparse.Namespace) -> Any:
@@ -193,7 +189,7 @@ def _show(args: argparse.Namespace) -> int:
     from ..analytics.usage import recent_calls
 
     if args.limit < 1:
-        raise AnalyticsCliError(f"invalid --limit={args.limit!r}: expected a whole number above 0")
+        raise CliError(f"invalid --limit={args.limit!r}: expected a whole number above 0")
     result = run_read(args, recent_calls, args.limit)
     tz = _tz(args)
     if args.json:  # each call with its start as an ISO time in --tz first

@@ -41,7 +41,7 @@ _RECORD_ATTRS = {
 # agentkit.llm(...) reads them first (decorators.llm adds the parameters only it knows, and value checks).
 # Only names that mean a request parameter and nothing else: "n", "stop" or "text" given to record() stay
 # agentkit.n / agentkit.stop / agentkit.text.
-_REQUEST_ATTRS = {
+REQUEST_ATTRS = {
     "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
     "top_p": sc.GEN_AI_REQUEST_TOP_P,
     "top_k": sc.GEN_AI_REQUEST_TOP_K,
@@ -264,7 +264,7 @@ class Invocation:
         for key, value in attributes.items():
             if value is None:
                 continue
-            name = _RECORD_ATTRS.get(key) or _REQUEST_ATTRS.get(key) or (
+            name = _RECORD_ATTRS.get(key) or REQUEST_ATTRS.get(key) or (
                 key if "." in key else sc.AGENTKIT_PREFIX + key)
             field = _COUNT_ATTRS.get(name)
             if field is not None:  # a usage attribute by its name: the same field, the same bounds

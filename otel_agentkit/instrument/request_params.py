@@ -12,7 +12,7 @@ import math
 from typing import Any, Callable, Mapping
 
 from .. import diagnostics, semconv as sc
-from .invocation import _REQUEST_ATTRS
+from .invocation import REQUEST_ATTRS
 
 _SENTINELS = frozenset({"NotGiven", "Omit"})  # the client libraries' "not given" markers
 _OPENAI_PROVIDERS = frozenset({sc.PROVIDER_OPENAI, sc.PROVIDER_AZURE_OPENAI})
@@ -76,7 +76,7 @@ def _or_field(name: str) -> _Reader:
     return lambda value: value if isinstance(value, str) else _text(_field(value, name))
 
 
-# GenAI attribute -> the reader of its value, for the keywords of invocation._REQUEST_ATTRS.
+# GenAI attribute -> the reader of its value, for the keywords of invocation.REQUEST_ATTRS.
 _READERS: dict[str, _Reader] = {
     sc.GEN_AI_REQUEST_TEMPERATURE: _number, sc.GEN_AI_REQUEST_TOP_P: _number, sc.GEN_AI_REQUEST_TOP_K: _number,
     sc.GEN_AI_REQUEST_MAX_TOKENS: _whole, sc.GEN_AI_REQUEST_FREQUENCY_PENALTY: _number,
@@ -86,7 +86,7 @@ _READERS: dict[str, _Reader] = {
 # Keyword -> (attribute, reader) pairs. When two keywords give one attribute, the later one here wins
 # (max_completion_tokens / max_output_tokens over max_tokens, n over choice_count, stop over stop_sequences).
 _LLM_PARAMS: dict[str, tuple[tuple[str, _Reader], ...]] = {
-    key: ((attr, _READERS.get(attr, _scalar)),) for key, attr in _REQUEST_ATTRS.items()}
+    key: ((attr, _READERS.get(attr, _scalar)),) for key, attr in REQUEST_ATTRS.items()}
 _LLM_PARAMS.update({
     "n": ((sc.GEN_AI_REQUEST_CHOICE_COUNT, _whole),),
     "stop": ((sc.GEN_AI_REQUEST_STOP_SEQUENCES, _strings),),

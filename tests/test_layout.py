@@ -49,3 +49,21 @@ def test_no_import_runs_up_a_floor():
             if other != room and FLOORS.get(other, 99) >= FLOORS[room]:
                 wrong.append(f"{'/'.join(rel)} imports {target} ({other} is not below {room})")
     assert wrong == []
+
+
+def test_the_architecture_page_states_these_floors():
+    """docs/ARCHITECTURE.md's floors table is the rule this file enforces: the two must not drift."""
+    import re
+
+    page = (ROOT.parent / "docs" / "ARCHITECTURE.md").read_text()
+    stated = {}
+    for floor, rooms in re.findall(r"^\| (\d) \| ([^|]+) \|", page, flags=re.M):
+        for room in re.findall(r"`([a-z_]+)`", rooms):
+            stated[room] = int(floor)
+    assert stated == FLOORS
+
+
+def test_every_room_is_described_on_the_architecture_page():
+    page = (ROOT.parent / "docs" / "ARCHITECTURE.md").read_text()
+    folders = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    assert [f for f in folders if f"**{f}/**" not in page] == []

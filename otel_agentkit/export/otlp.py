@@ -7,9 +7,8 @@ http/protobuf), builds the matching exporter with no arguments, and wraps it so 
 deliver goes to the spool under ``settings.home / "spool"``.
 
 Replay sends the spooled protobuf bytes as they are, which the official exporters cannot do (they take SDK
-objects), so :func:`raw_sender` resolves the same variables by the same rules (the spec's, as the Python
-exporters apply them: the timeout is in seconds) and posts the bytes over http/protobuf (stdlib HTTP) or
-grpc (a raw unary call on the standard service path).
+objects): :func:`raw_sender` (otlp_send.py) posts them to the target that otlp_target.py resolves from the
+same variables by the same rules.
 
 While the endpoint is down the official exporters' per-retry log lines are kept back (the batch is not
 lost: it is spooled) and the SDK logs one line per outage. At shutdown, :meth:`begin_close` puts the
@@ -22,19 +21,12 @@ endpoint failed, all within one close deadline (about a second); what is not acc
 from __future__ import annotations
 
 import collections
-import gzip
 import logging
-import math
 import os
 import re
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 import weakref
-import zlib
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 from urllib.parse import urlparse
 
@@ -43,260 +35,20 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .. import diagnostics
-from ..config import (ENV_OTLP_ENDPOINT, ENV_OTLP_PREFIX, ENV_SPOOL_MAX_BYTES, ConfigError, MissingExtra,
-                      parse_positive_int)
+from ..config import ENV_OTLP_ENDPOINT, ENV_SPOOL_MAX_BYTES, ConfigError, MissingExtra, parse_positive_int
+from .otlp_send import GrpcSender, HttpSender, raw_sender
+from .otlp_target import (PROTOCOLS, OtlpTarget, _endpoint_variable, _env, _ignored, check_endpoint, resolve_protocol,
+                          resolve_target)
 from .spool import DEFAULT_MAX_BYTES, Replayer, SendResult, Spool, spool_dir
 
 if TYPE_CHECKING:
     from ..config import Settings
 
+__all__ = ["PROTOCOLS", "GrpcSender", "HttpSender", "OtlpTarget", "SpoolingLogExporter", "SpoolingMetricExporter",
+           "SpoolingSpanExporter", "check_endpoint", "official_exporter", "otlp_log_exporter", "otlp_metric_exporter",
+           "otlp_span_exporter", "raw_sender", "report_spooled", "resolve_protocol", "resolve_target",
+           "spool_max_bytes"]
 logger = logging.getLogger("otel_agentkit")
-PROTOCOLS = ("http/protobuf", "grpc")
-_GRPC_PATHS = {
-    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-}
-
-
-def _env(signal: str, key: str) -> tuple[str, str] | None:
-    """(variable, value) of OTEL_EXPORTER_OTLP_<SIGNAL>_<KEY>, else OTEL_EXPORTER_OTLP_<KEY>, if set."""
-    for name in (f"{ENV_OTLP_PREFIX}{signal.upper()}_{key}", f"{ENV_OTLP_PREFIX}{key}"):
-        value = os.environ.get(name)
-        if value not in (None, ""):
-            return name, value.strip()
-    return None
-
-
-def _ignored(name: str, value: str, why: str, default: object) -> None:
-    """A bad variable: one warning naming it and its value, and the default is used (as the OTel SDK does:
-    a typo in the environment must not take the application down)."""
-    diagnostics.warn_once(("otlp-env", name, value), "otel_agentkit: ignoring %s=%r (%s); using %s", name, value,
-                          why, default)
-
-
-def resolve_protocol(signal: str) -> str:
-    """The OTLP protocol for ``signal``; a value we cannot send is warned about and http/protobuf used."""
-    got = _env(signal, "PROTOCOL")
-    if got is None:
-        return "http/protobuf"
-    name, value = got
-    if value.lower() in PROTOCOLS:
-        return value.lower()
-    why = "the Python OTLP exporters do not support http/json" if value.lower() == "http/json" else ""
-    _ignored(name, value, why or f"expected one of {', '.join(PROTOCOLS)}", "http/protobuf")
-    return "http/protobuf"
-
-
-_HOST = re.compile(r"^[A-Za-z0-9._~%:-]+$")  # a name, an IPv4 address, or an IPv6 one (brackets removed)
-
-
-def check_endpoint(setting: str, value: str, protocol: str) -> None:
-    """A ConfigError naming ``setting`` unless ``value`` is an endpoint a request could ever reach: for
-    http/protobuf an http(s) URL with a host; for grpc the same, or ``host:port``, or ``unix:``. Anything
-    else would only fill the spool with batches that no replay can deliver."""
-    text = value.strip()
-    if protocol == "grpc" and text.startswith("unix:"):
-        return
-    if protocol == "grpc" and "://" not in text:
-        text = "//" + text  # host:port, the form the grpc exporter also takes
-    try:
-        parsed = urlparse(text)
-        host, _port = parsed.hostname, parsed.port  # .port refuses a port out of range or not a number
-    except ValueError as exc:
-        raise ConfigError(setting, value, f"not a usable OTLP endpoint: {exc}") from None
-    schemes = ("http", "https", "") if protocol == "grpc" else ("http", "https")
-    if parsed.scheme.lower() not in schemes or not host or not _HOST.match(host) or any(c.isspace() for c in text):
-        example = "http://host:4317 or host:4317" if protocol == "grpc" else "http://host:4318"
-        raise ConfigError(setting, value, f"not a usable OTLP endpoint: expected a URL like {example}")
-
-
-def _endpoint_variable(exc: ConfigError) -> bool:
-    return isinstance(exc.setting, str) and exc.setting.startswith(ENV_OTLP_PREFIX) \
-        and exc.setting.endswith("_ENDPOINT")
-
-
-@dataclass(frozen=True)
-class OtlpTarget:
-    """Where and how one signal's OTLP requests go, resolved from the standard variables."""
-
-    signal: str
-    protocol: str
-    endpoint: str  # full URL for http/protobuf, host:port for grpc
-    headers: dict[str, str] = field(default_factory=dict)
-    timeout_s: float = 10.0
-    compression: str = "none"
-    insecure: bool = True
-    certificate: str | None = None
-    client_key: str | None = None
-    client_certificate: str | None = None
-
-
-def resolve_target(signal: str, protocol: str | None = None) -> OtlpTarget:
-    """Resolve the endpoint, headers, timeout, compression and TLS files of ``signal`` as the spec says."""
-    from opentelemetry.util.re import parse_env_headers
-
-    protocol = protocol or resolve_protocol(signal)
-    specific = os.environ.get(f"{ENV_OTLP_PREFIX}{signal.upper()}_ENDPOINT")
-    base = os.environ.get(ENV_OTLP_ENDPOINT)
-    for name, value in ((f"{ENV_OTLP_PREFIX}{signal.upper()}_ENDPOINT", specific),
-                        (ENV_OTLP_ENDPOINT, base)):
-        if value:
-            check_endpoint(name, value, protocol)
-            break  # the signal's own variable wins; the base one is then not used for this signal
-    insecure = True
-    if protocol == "http/protobuf":
-        endpoint = specific or f"{(base or 'http://localhost:4318').rstrip('/')}/v1/{signal}"
-        insecure = urlparse(endpoint).scheme != "https"
-    else:
-        raw = specific or base or "http://localhost:4317"
-        parsed = urlparse(raw)
-        endpoint = parsed.netloc or raw
-        flag = _env(signal, "INSECURE")
-        insecure = flag[1].lower() == "true" if flag else parsed.scheme == "http"
-        if parsed.scheme == "https":
-            insecure = False
-    headers_got = _env(signal, "HEADERS")
-    headers = parse_env_headers(headers_got[1], liberal=True) if headers_got else {}
-    timeout_s = 10.0
-    if (got := _env(signal, "TIMEOUT")) is not None:
-        try:
-            value = float(got[1])
-        except ValueError:
-            value = math.nan
-        if value > 0 and math.isfinite(value):
-            timeout_s = value
-        else:
-            _ignored(got[0], got[1], "expected a number of seconds above 0", timeout_s)
-    compression = "none"
-    if (got := _env(signal, "COMPRESSION")) is not None:
-        allowed = ("none", "gzip", "deflate") if protocol == "http/protobuf" else ("none", "gzip")
-        if got[1].lower() in allowed:
-            compression = got[1].lower()
-        else:
-            _ignored(got[0], got[1], f"expected one of {', '.join(allowed)}", compression)
-    cert = _env(signal, "CERTIFICATE")
-    key = _env(signal, "CLIENT_KEY")
-    client_cert = _env(signal, "CLIENT_CERTIFICATE")
-    return OtlpTarget(signal, protocol, endpoint, {k.lower(): v for k, v in headers.items()}, timeout_s,
-                      compression, insecure, cert[1] if cert else None, key[1] if key else None,
-                      client_cert[1] if client_cert else None)
-
-
-# --- raw senders (replay) ------------------------------------------------------------------------------------
-class HttpSender:
-    """POST one serialized Export*ServiceRequest to an OTLP/HTTP endpoint (http/protobuf)."""
-
-    def __init__(self, target: OtlpTarget) -> None:
-        self.target = target
-        self.last_error = ""  # why the last send was not accepted, for the one line the SDK logs
-        self._context: ssl.SSLContext | None = None
-        if urlparse(target.endpoint).scheme == "https":
-            self._context = ssl.create_default_context(cafile=target.certificate)
-            if target.client_certificate:
-                self._context.load_cert_chain(target.client_certificate, target.client_key)
-
-    def __call__(self, payload: bytes, timeout_s: float | None = None) -> SendResult:
-        """One attempt, no retries: what is not ACCEPTED stays spooled for the next round."""
-        t = self.target
-        headers = {"content-type": "application/x-protobuf", "user-agent": "otel-agentkit-replay", **t.headers}
-        if t.compression == "gzip":
-            payload, headers["content-encoding"] = gzip.compress(payload), "gzip"
-        elif t.compression == "deflate":
-            payload, headers["content-encoding"] = zlib.compress(payload), "deflate"
-        request = urllib.request.Request(t.endpoint, data=payload, headers=headers, method="POST")
-        timeout = timeout_s or t.timeout_s
-        try:
-            with urllib.request.urlopen(request, timeout=timeout, context=self._context) as response:
-                response.read()
-                if 200 <= response.status < 300:
-                    return SendResult.ACCEPTED
-                self.last_error = f"HTTP {response.status}"
-                return SendResult.RETRY
-        except urllib.error.HTTPError as exc:
-            self.last_error = f"HTTP {exc.code}"
-            # 401/403 may be a credential fixed tomorrow: keep the data; other 4xx will never be accepted.
-            if exc.code in (401, 403, 408, 429) or exc.code >= 500:
-                return SendResult.RETRY
-            return SendResult.REJECTED
-        except (OSError, ValueError) as exc:  # refused, reset, timed out, DNS: try later
-            why = getattr(exc, "reason", exc)
-            self.last_error = f"no answer within {timeout:.1f}s" if isinstance(why, TimeoutError) else \
-                str(getattr(why, "strerror", None) or why)
-            return SendResult.RETRY
-
-    def close(self) -> None:
-        pass
-
-
-class GrpcSender:
-    """Send one serialized Export*ServiceRequest with a raw unary call on the standard OTLP service path."""
-
-    _RETRY_CODES = ("CANCELLED", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "OUT_OF_RANGE",
-                    "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED", "PERMISSION_DENIED", "INTERNAL", "UNKNOWN")
-
-    def __init__(self, target: OtlpTarget) -> None:
-        import grpc
-
-        self.target = target
-        self.last_error = ""
-        self._grpc = grpc
-        self._lock = threading.Lock()
-        self._channel: Any = None
-        self._call: Any = None
-
-    def _method(self) -> Any:
-        grpc, t = self._grpc, self.target
-        with self._lock:
-            if self._call is None:
-                compression = grpc.Compression.Gzip if t.compression == "gzip" else grpc.Compression.NoCompression
-                if t.insecure:
-                    self._channel = grpc.insecure_channel(t.endpoint, compression=compression)
-                else:
-                    def read(path: str | None) -> bytes | None:
-                        if not path:
-                            return None
-                        with open(path, "rb") as f:
-                            return f.read()
-
-                    creds = grpc.ssl_channel_credentials(read(t.certificate), read(t.client_key),
-                                                         read(t.client_certificate))
-                    self._channel = grpc.secure_channel(t.endpoint, creds, compression=compression)
-                # No serializers: the request is already protobuf bytes, the response is read as bytes.
-                self._call = self._channel.unary_unary(_GRPC_PATHS[t.signal])
-            return self._call
-
-    def __call__(self, payload: bytes, timeout_s: float | None = None) -> SendResult:
-        """One attempt, no retries: what is not ACCEPTED stays spooled for the next round."""
-        try:
-            self._method()(payload, metadata=tuple(self.target.headers.items()),
-                           timeout=timeout_s or self.target.timeout_s)
-            return SendResult.ACCEPTED
-        except self._grpc.RpcError as exc:
-            code = getattr(exc.code(), "name", "UNKNOWN") if hasattr(exc, "code") else "UNKNOWN"
-            self.last_error = "no answer in time" if code == "DEADLINE_EXCEEDED" else code
-            if code == "UNAVAILABLE":
-                self.close()  # a fresh channel next time, not one waiting out grpc's reconnect back-off
-            return SendResult.RETRY if code in self._RETRY_CODES else SendResult.REJECTED
-
-    def close(self) -> None:
-        with self._lock:
-            if self._channel is not None:
-                self._channel.close()
-            self._channel = self._call = None
-
-
-def raw_sender(signal: str, target: OtlpTarget | None = None) -> HttpSender | GrpcSender:
-    """A callable ``bytes -> SendResult`` for the configured endpoint of ``signal``."""
-    target = target or resolve_target(signal)
-    if target.protocol == "grpc":
-        try:
-            return GrpcSender(target)
-        except ImportError:
-            raise MissingExtra("exporters", "otlp", "otlp", "the OTLP exporter over grpc (grpcio)") from None
-    return HttpSender(target)
-
-
 # --- spooling wrappers ---------------------------------------------------------------------------------------
 def encode_spans(batch: Sequence[Any]) -> bytes:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as enc

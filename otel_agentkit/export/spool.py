@@ -482,7 +482,7 @@ def replay(home: Path | str | None = None, signals: Sequence[str] = SIGNALS, *,
         if not spool.has_pending():
             continue
         if send is None:
-            from .otlp import raw_sender
+            from .otlp_send import raw_sender
 
             sender: Callable[[bytes], SendResult] = raw_sender(signal)
         else:

@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .. import diagnostics
 from ..config import ENV_OTLP_ENDPOINT, ENV_SPOOL_MAX_BYTES, ConfigError, MissingExtra, parse_positive_int
+from .fanout import count_points
 from .otlp_send import GrpcSender, HttpSender, raw_sender
 from .otlp_target import (PROTOCOLS, OtlpTarget, _endpoint_variable, _env, _ignored, check_endpoint, resolve_protocol,
                           resolve_target)
@@ -66,12 +67,6 @@ def encode_logs(batch: Sequence[Any]) -> bytes:
     from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as enc
 
     return enc(batch).SerializeToString()
-
-
-def count_points(data: MetricsData) -> int:
-    """Data points in a metrics export: the unit a metrics drop is counted in."""
-    return sum(len(m.data.data_points) for rm in data.resource_metrics for sm in rm.scope_metrics
-               for m in sm.metrics)
 
 
 # --- one line per outage, not one per retry ------------------------------------------------------------------

@@ -68,9 +68,10 @@ def seconds(value: float | None) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] | None = None) -> str:
-    """A plain text table; columns are right-aligned where ``right`` says (numbers). Every cell and header
-    goes through :func:`safe_text`."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] | None = None,
+          ruled: bool = True) -> str:
+    """A plain text table; columns are right-aligned where ``right`` says (numbers), a line of dashes under
+    the headers unless ``ruled`` is False. Every cell and header goes through :func:`safe_text`."""
     if right is None:
         right = [i > 0 for i in range(len(headers))]
     headers = [safe_text(h) for h in headers]
@@ -83,6 +84,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
 
-    out = [line(headers), line(["-" * w for w in widths])]
+    out = [line(headers), line(["-" * w for w in widths])] if ruled else [line(headers)]
     out.extend(line(row) for row in rows)
     return "\n".join(out)

@@ -137,14 +137,11 @@ def _fmt_time(ts: float | None) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    """Columns of text; every cell is escaped (a rule name or a path must not drive the terminal)."""
-    from ..analytics.formatting import safe_text
+    """Left-aligned columns, no rule line; every cell is escaped (a rule name or a path must not drive the
+    terminal)."""
+    from ..analytics.formatting import table
 
-    rows = [[safe_text(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    return "\n".join(lines)
+    return table(headers, rows, right=[False] * len(headers), ruled=False)
 
 
 # --- init -----------------------------------------------------------------------------------------------------

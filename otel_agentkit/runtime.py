@@ -405,7 +405,7 @@ def flush(timeout: float = 10.0) -> bool:
     finish in time; each reason is logged once, every loss is counted (``agentkit.sdk.dropped``).
     For short-lived processes (serverless handlers) that cannot wait for exit.
     """
-    wiring, tel = _wiring or _configured, _state._active
+    wiring, tel = _wiring or _configured, _state.active
     if wiring is None or tel is None:
         return True
     millis = int(timeout * 1000)
@@ -434,7 +434,7 @@ def shutdown(timeout: float = 10.0) -> None:
     """Flush and stop; recording is off afterwards (until init again). Registered at exit."""
     global _wiring, _configured
     with _lock:
-        wiring, tel, configured = _wiring, _state._active, _configured
+        wiring, tel, configured = _wiring, _state.active, _configured
         _configured = None
         if wiring is None:
             if configured is not None:  # opentelemetry-instrument's providers, and no init() by the app
@@ -625,7 +625,7 @@ def _safely(where: str, fn: Any) -> None:
 
 
 def is_active() -> bool:
-    return _state._active is not None
+    return _state.active is not None
 
 
 __all__ = ["init", "flush", "shutdown", "is_active", "ConfigError"]

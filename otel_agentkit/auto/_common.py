@@ -187,7 +187,7 @@ class AutoInstrumentor(BaseInstrumentor):
             logger.warning("otel_agentkit: %s %s is not supported by %s (needs %s); nothing was instrumented",
                            self.library, version, type(self).__name__, self.requirement)
             return
-        if _state._active is None:
+        if _state.active is None:
             from ..instrument.telemetry import ensure_telemetry
 
             ensure_telemetry(tracer_provider=kwargs.get("tracer_provider"),

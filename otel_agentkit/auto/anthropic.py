@@ -184,7 +184,7 @@ class _StreamManager(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_call_args = (endpoint, instance, kwargs)
 
     def _self_begin(self) -> Call | None:
-        tel = _state._active
+        tel = _state.active
         return begin(tel, *self._self_call_args) if tel is not None else None
 
     def __enter__(self) -> Any:
@@ -226,7 +226,7 @@ def _stream_wrapper(endpoint: Endpoint) -> Callable[[Patch], Callable[..., Any]]
     def factory(record: Patch) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
             manager = wrapped(*args, **kwargs)
-            if _state._active is None or not record.enabled:
+            if _state.active is None or not record.enabled:
                 return manager
             return _StreamManager(manager, endpoint, instance, kwargs)
 

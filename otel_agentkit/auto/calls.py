@@ -319,7 +319,7 @@ def sync_wrapper(endpoint: Endpoint) -> Callable[[Patch], Callable[..., Any]]:
     """The wrapt wrapper factory for a sync API method; when off it is one read and a direct call."""
     def factory(record: Patch) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-            tel = _state._active
+            tel = _state.active
             if tel is None or not record.enabled:
                 return wrapped(*args, **kwargs)
             call = begin(tel, endpoint, instance, kwargs)
@@ -336,11 +336,11 @@ def async_wrapper(endpoint: Endpoint) -> Callable[[Patch], Callable[..., Any]]:
     """The wrapt wrapper factory for an ``async def`` API method: the span starts when it is awaited."""
     def factory(record: Patch) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-            if _state._active is None or not record.enabled:
+            if _state.active is None or not record.enabled:
                 return wrapped(*args, **kwargs)
 
             async def run() -> Any:
-                tel = _state._active
+                tel = _state.active
                 call = begin(tel, endpoint, instance, kwargs) if tel is not None else None
                 if call is None:
                     return await wrapped(*args, **kwargs)

@@ -85,7 +85,7 @@ def sync_request_wrapper(paths: Mapping[str, Endpoint]) -> Callable[[Patch], Cal
     context read."""
     def factory(record: Patch) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-            tel = _state._active
+            tel = _state.active
             if tel is None or not record.enabled or _get_value(AUTO_KEY) is not None:
                 return wrapped(*args, **kwargs)
             found = _model_call(paths, instance, args, kwargs)
@@ -103,14 +103,14 @@ def async_request_wrapper(paths: Mapping[str, Endpoint]) -> Callable[[Patch], Ca
     """The wrapt wrapper factory for ``AsyncAPIClient.request`` (``async def``): the span starts when awaited."""
     def factory(record: Patch) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-            if _state._active is None or not record.enabled or _get_value(AUTO_KEY) is not None:
+            if _state.active is None or not record.enabled or _get_value(AUTO_KEY) is not None:
                 return wrapped(*args, **kwargs)
             found = _model_call(paths, instance, args, kwargs)
             if found is None:
                 return wrapped(*args, **kwargs)
 
             async def run() -> Any:
-                tel = _state._active
+                tel = _state.active
                 call = begin(tel, *found) if tel is not None else None
                 if call is None:
                     return await wrapped(*args, **kwargs)

@@ -73,7 +73,7 @@ class Operation:
 
     # --- context manager -----------------------------------------------------------------------------------
     def __enter__(self) -> Invocation | NoOpCall:
-        tel = _state._active
+        tel = _state.active
         if tel is None:
             return NOOP_CALL
         ctx = otel_context.get_current()
@@ -83,14 +83,14 @@ class Operation:
         if inv is None:
             return NOOP_CALL
         inv.owner = self
-        inv._token = inv.activate()
+        inv.token = inv.activate()
         return inv
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         inv = otel_context.get_value(CURRENT_KEY)
-        if not isinstance(inv, Invocation) or inv.owner is not self or inv._token is None:
+        if not isinstance(inv, Invocation) or inv.owner is not self or inv.token is None:
             return None  # entered while the SDK was off, or under suppress_instrumentation()
-        token, inv._token = inv._token, None
+        token, inv.token = inv.token, None
         try:
             _detach(token)
         except Exception as sdk_exc:
@@ -174,7 +174,7 @@ def _sync_wrapper(op: Operation) -> Callable[..., Any]:
     reads = _reads_response(op)
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        tel = _state._active
+        tel = _state.active
         if tel is None:
             return wrapped(*args, **kwargs)
         ctx = otel_context.get_current()
@@ -207,11 +207,11 @@ def _coroutine_wrapper(op: Operation) -> Callable[..., Any]:
     reads = _reads_response(op)
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        if _state._active is None:
+        if _state.active is None:
             return wrapped(*args, **kwargs)
 
         async def run() -> Any:
-            tel = _state._active
+            tel = _state.active
             ctx = otel_context.get_current()
             inv = op.begin(tel, ctx) if tel is not None and not suppressed(ctx) else None
             if inv is None:
@@ -275,7 +275,7 @@ def _settle_value(op: Operation, inv: Invocation, value: Any) -> None:
 
 def _gen_wrapper(op: Operation) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        tel = _state._active
+        tel = _state.active
         if tel is None:
             return wrapped(*args, **kwargs)
         ctx = otel_context.get_current()
@@ -341,7 +341,7 @@ def _traced_generator(op: Operation, tel: _state.Telemetry, parent: otel_context
 
 def _async_gen_wrapper(op: Operation) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-        tel = _state._active
+        tel = _state.active
         if tel is None:
             return wrapped(*args, **kwargs)
         ctx = otel_context.get_current()

@@ -134,7 +134,7 @@ class Invocation:
 
     __slots__ = (
         "_tel", "category", "operation", "name", "kind", "attributes", "span", "context", "_t0", "_first_chunk",
-        "_last_chunk", "_intervals", "_chunks", "_ended", "_token", "response_model", "response_id",
+        "_last_chunk", "_intervals", "_chunks", "_ended", "token", "response_model", "response_id",
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
         "finish_reasons", "input_messages", "output_messages", "system_instructions", "tool_definitions",
         "embedding_dimensions", "_extra", "_error_type", "_cost_usd", "_nested", "owner", "_run", "_calls",
@@ -156,7 +156,7 @@ class Invocation:
         self._intervals: list[float] | None = None
         self._chunks = 0
         self._ended = False
-        self._token: object = None
+        self.token: object = None  # the context token of the ``with`` block that made it current
         self.response_model = self.response_id = None
         self.input_tokens = self.output_tokens = None
         self.cache_read_tokens = self.cache_write_tokens = self.reasoning_tokens = None

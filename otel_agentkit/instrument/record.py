@@ -35,7 +35,7 @@ def record_llm_call(*, provider: str, model: str, start_time: TimeValue,
     bad telemetry values; a start after the end is reported and the call is recorded with zero duration.
     Under OTel's ``suppress_instrumentation()`` nothing is recorded.
     """
-    tel = _state._active
+    tel = _state.active
     if tel is None or suppressed_now():  # OTel's suppress_instrumentation(): nothing recorded
         return
     try:

@@ -1,5 +1,5 @@
 """What the recorder needs at run time (tracer, instruments, pricing, content policy), and which one is
-active. Entry points read ``telemetry._active`` once per call: None means off (before init, after
+active. Entry points read ``telemetry.active`` once per call: None means off (before init, after
 shutdown, or OTEL_SDK_DISABLED), and then they run the user's function and nothing else.
 """
 
@@ -116,16 +116,16 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-_active: Telemetry | None = None
+active: Telemetry | None = None  # read directly by the entry points (an attribute read per call)
 
 
 def get_active() -> Telemetry | None:
-    return _active
+    return active
 
 
 def set_active(tel: Telemetry | None) -> None:
-    global _active
-    _active = tel
+    global active
+    active = tel
 
 
 _ensure_lock = threading.Lock()
@@ -140,8 +140,8 @@ def ensure_telemetry(tracer_provider: Any = None, meter_provider: Any = None,
     when OTEL_SDK_DISABLED is set or the settings are invalid (reported).
     """
     with _ensure_lock:
-        if _active is not None:
-            return _active
+        if active is not None:
+            return active
         try:
             from opentelemetry import _logs, metrics, trace
 

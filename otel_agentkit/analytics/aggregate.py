@@ -1,8 +1,11 @@
 """Streaming aggregation: totals and latency percentiles in memory that does not grow with the files.
 
 Percentiles are exact (nearest rank) while a group has at most ``EXACT_LIMIT`` calls; past that the values
-move into log-spaced buckets 1% wide, so a percentile is within 1% of the true value and a group costs a
-few kilobytes however many calls it has.
+move into log-spaced buckets 2% wide, whose midpoint is within 1% of the true value, and a group costs a
+few kilobytes however many calls it has. The alert engine's percentile (alerts.engine.Stats) is the same
+nearest rank, kept apart on purpose: its summaries merge across a rule's time slots at every tick, so they
+are always bucketed (and it interpolates in the explicit buckets of metric points), where a report's figure
+for a group of up to EXACT_LIMIT calls is exact.
 """
 
 from __future__ import annotations

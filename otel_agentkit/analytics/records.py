@@ -13,10 +13,12 @@ so one bad span never stops or skews a report.
 from __future__ import annotations
 
 import datetime as dt
+import linecache
 import os
 from dataclasses import dataclass, field, fields
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any, Callable, Iterator, NamedTuple, Sequence, Union
 
 from .. import semconv as sc
 from ..export.reader import ReadStats, SpanColumns, SpanRecord, columns_of, iter_span_columns, list_files
@@ -150,10 +152,9 @@ def _opt_bool(value: Any) -> bool | None:
     return None
 
 
-def _opt_str(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value or None
-    return str(value)
+def _text(value: Any) -> str | None:
+    """An attribute as text: a string as it is (empty included), None as None, anything else as str()."""
+    return value if value is None or type(value) is str else str(value)
 
 
 def _cost(value: Any) -> float | None:
@@ -179,31 +180,174 @@ def _ratio(value: Any) -> float | None:
     return float(value) if 0.0 < value < 1.0 else None
 
 
+_FORMATS: dict[str, str] = {}  # the prompt formats seen, as written -> normalised (a handful per source)
+
+
+def _format(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower() or None
+    if text is not None and type(value) is str and len(_FORMATS) < 256:
+        _FORMATS[value] = text
+    return text
+
+
+def _prompt_format(value: Any) -> str | None:
+    """A prompt format, normalised (stripped, lower case); the usual ones from the cache of those seen."""
+    return (_FORMATS.get(value) or _format(value)) if type(value) is str else _format(value)
+
+
 def is_llm_span(span: SpanRecord) -> bool:
     operation = span.attributes.get(sc.GEN_AI_OPERATION_NAME)
     return type(operation) is str and operation in _INFERENCE
 
 
-USAGE_KEYS: tuple[str, ...] = (
-    sc.GEN_AI_OPERATION_NAME,
-    sc.GEN_AI_USAGE_INPUT_TOKENS, sc.LEGACY_USAGE_PROMPT_TOKENS,
-    sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.LEGACY_USAGE_COMPLETION_TOKENS,
-    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, sc.LEGACY_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-    sc.GEN_AI_PROVIDER_NAME, sc.LEGACY_GEN_AI_SYSTEM,
-    sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL, sc.AGENTKIT_COST_USD, sc.ERROR_TYPE,
-    sc.AGENTKIT_WORKFLOW_NAME, sc.GEN_AI_WORKFLOW_NAME, sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_AGENT_NAME,
-    sc.AGENTKIT_STAGE, sc.AGENTKIT_TIER, sc.ENDUSER_PSEUDO_ID,
-    sc.GEN_AI_PROMPT_NAME, sc.AGENTKIT_PROMPT_NAME, sc.AGENTKIT_PROMPT_FORMAT, sc.AGENTKIT_RETRIES,
-    sc.AGENTKIT_PARSE_SUCCESS, sc.AGENTKIT_VALIDATION_SUCCESS, sc.AGENTKIT_SAMPLING_RATIO,
+class Convert(NamedTuple):
+    """How an attribute value becomes a field value: ``func`` takes any value another writer may have put
+    there; ``inline`` does the same as one statement on ``{v}`` (never None) that leaves the usual values as
+    they are without a call (from_columns runs once per call read, over files of any size)."""
+
+    func: Callable[[Any], Any]
+    inline: str
+
+
+COUNT = Convert(_count, "if type({v}) is not int or not 0 <= {v} <= MAX_TOKENS: {v} = _count({v})")
+TEXT = Convert(_text, "if type({v}) is not str: {v} = _text({v})")
+COST = Convert(_cost, "if type({v}) is not float or not 0 <= {v} <= MAX_COST_USD: {v} = _cost({v})")
+RETRIES = Convert(_retries, "if type({v}) is not int or not -_MAX_RETRIES <= {v} <= _MAX_RETRIES: {v} = _retries({v})")
+FLAG = Convert(_opt_bool, "if type({v}) is not bool: {v} = _opt_bool({v})")
+FORMAT = Convert(_prompt_format, "{v} = (_FORMATS.get({v}) or _format({v})) if type({v}) is str else _format({v})")
+RATIO = Convert(_ratio, "{v} = _ratio({v})")
+
+
+class Column(NamedTuple):
+    """A UsageRecord field read from span attributes: the first of ``keys`` the span has (the current name,
+    then the older names files may hold), through ``convert`` (``convert.func(None)`` when it has none)."""
+
+    field: str
+    keys: tuple[str, ...]
+    convert: Convert
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("operation", (sc.GEN_AI_OPERATION_NAME,), TEXT),
+    Column("provider", (sc.GEN_AI_PROVIDER_NAME, sc.LEGACY_GEN_AI_SYSTEM), TEXT),
+    Column("model", (sc.GEN_AI_REQUEST_MODEL,), TEXT),  # the response model when empty: see from_columns
+    Column("response_model", (sc.GEN_AI_RESPONSE_MODEL,), TEXT),
+    Column("workflow", (sc.AGENTKIT_WORKFLOW_NAME, sc.GEN_AI_WORKFLOW_NAME), TEXT),
+    Column("agent", (sc.GEN_AI_AGENT_NAME, sc.AGENTKIT_AGENT_NAME), TEXT),
+    Column("stage", (sc.AGENTKIT_STAGE,), TEXT),
+    Column("tier", (sc.AGENTKIT_TIER,), TEXT),
+    Column("input_tokens", (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.LEGACY_USAGE_PROMPT_TOKENS), COUNT),
+    Column("output_tokens", (sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.LEGACY_USAGE_COMPLETION_TOKENS), COUNT),
+    Column("cache_read_tokens", (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,), COUNT),
+    Column("cache_write_tokens", (sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+                                  sc.LEGACY_USAGE_CACHE_CREATION_INPUT_TOKENS), COUNT),
+    Column("reasoning_tokens", (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,), COUNT),
+    Column("cost_usd", (sc.AGENTKIT_COST_USD,), COST),
+    Column("error_type", (sc.ERROR_TYPE,), TEXT),
+    Column("user", (sc.ENDUSER_PSEUDO_ID,), TEXT),
+    Column("prompt_name", (sc.GEN_AI_PROMPT_NAME, sc.AGENTKIT_PROMPT_NAME), TEXT),
+    Column("prompt_format", (sc.AGENTKIT_PROMPT_FORMAT,), FORMAT),
+    Column("retries", (sc.AGENTKIT_RETRIES,), RETRIES),
+    Column("parse_success", (sc.AGENTKIT_PARSE_SUCCESS,), FLAG),
+    Column("validation_success", (sc.AGENTKIT_VALIDATION_SUCCESS,), FLAG),
+    Column("sampling_ratio", (sc.AGENTKIT_SAMPLING_RATIO,), RATIO),
 )
-"""The span attributes a usage record is made of, in the order from_columns reads them.
+"""The usage record's attribute fields: the one place that says which attribute feeds which field.
 
 Files written with either name set are read: the workflow is ``agentkit.workflow.name`` (v0.1.0 has no
 workflow attribute on child spans; the SDK carries it there) else ``gen_ai.workflow.name`` (pre-release
 files); the agent ``gen_ai.agent.name`` else ``agentkit.agent.name``; the prompt ``gen_ai.prompt.name`` else
 ``agentkit.prompt.name`` (pre-release files)."""
+
+USAGE_KEYS: tuple[str, ...] = tuple(key for column in COLUMNS for key in column.keys)
+"""The span attributes a usage record is made of (what UsageReader reads), in COLUMNS' order."""
+
+SPAN_FIELDS = ("start_ns", "duration_s", "trace_id", "span_id", "service")
+"""The fields taken from the span itself (times, ids, resource), not from its attributes."""
+SETTLED_FIELDS: dict[str, Any] = {"cost_source": "recorded", "ok": True}
+"""The fields settled once the columns are read (see _settle); their value when nothing changes them."""
+
+_SERVICE = sc.RESOURCE_SERVICE_NAME
+_USAGE = itemgetter(*(USAGE_KEYS.index(key) for column in COLUMNS if column.field in ("input_tokens", "output_tokens")
+                      for key in column.keys))
+_NO_USAGE = (None,) * len(_USAGE(USAGE_KEYS))
+
+_FROM_COLUMNS = '''\
+def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
+    {slots}, = span.values
+    if type(operation) is not str or operation not in _INFERENCE:  # not hashable, even, from another writer
+        return None
+{columns}
+    start_ns, end_ns, service = span.start_ns, span.end_ns, span.resource.get(_SERVICE)
+    duration_s = (end_ns - start_ns) / 1e9 if end_ns > start_ns else 0.0
+    trace_id, span_id = span.trace_id, span.span_id
+    if service is not None and type(service) is not str:
+        service = _text(service)
+    record = UsageRecord({fields})
+    if cost_usd is None or error_type is not None or span.status == "ERROR":
+        _settle(record, span, pricing)
+    if not model:
+        record.model = response_model
+    return record
+'''
+"""from_columns, less its column reading, which _compile fills in from COLUMNS."""
+
+
+def _compile(columns: Sequence[Column]) -> Callable[[SpanColumns, Any], UsageRecord | None]:
+    """_FROM_COLUMNS with COLUMNS unrolled into straight-line code: each field from its slots of the span's
+    values (the current key, then the older ones), through its converter's inline statement, passed to
+    UsageRecord by name.
+
+    Generated, not a loop over the table: a loop costs more than the whole conversion (4.4 against 1.9 us a
+    call read, over the seed of bench/analytics.py), and this hot path is what a hand-written reader would
+    be. The source shows in tracebacks (linecache); tests/analytics/test_records_columns.py holds each
+    converter's inline statement to its function."""
+    fields = [c.field for c in columns] + list(SPAN_FIELDS) + list(SETTLED_FIELDS)
+    if sorted(fields) != sorted(RECORD_FIELDS) or len(set(USAGE_KEYS)) != len(USAGE_KEYS):
+        raise TypeError(f"COLUMNS, SPAN_FIELDS and SETTLED_FIELDS must name each UsageRecord field once, and "
+                        f"COLUMNS each attribute key once: {sorted(fields)} against {sorted(RECORD_FIELDS)}")
+    slots, lines = [], []
+    for column in columns:
+        name, empty = column.field, column.convert.func(None)
+        slots += [name] + [f"{name}_{i}" for i in range(1, len(column.keys))]
+        if name == "operation":  # checked above: an inference operation, a str
+            continue
+        for i in range(1, len(column.keys)):  # the older names, when the current one is absent
+            lines += [f"    if {name} is None:", f"        {name} = {name}_{i}"]
+        inline = column.convert.inline.format(v=name)
+        if empty is None:
+            lines += [f"    if {name} is not None:", f"        {inline}"]
+        else:
+            lines += [f"    if {name} is None:", f"        {name} = {empty!r}", "    else:", f"        {inline}"]
+    args = (name if name not in SETTLED_FIELDS else repr(SETTLED_FIELDS[name]) for name in RECORD_FIELDS)
+    source = _FROM_COLUMNS.format(slots=", ".join(slots), columns="\n".join(lines), fields=", ".join(args))
+    filename = "<otel_agentkit.analytics.records.from_columns>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), globals(), namespace)  # our own table's code, never input
+    return namespace["from_columns"]
+
+
+def _settle(record: UsageRecord, span: SpanColumns, pricing: Any) -> None:
+    """Cost and outcome of a call that failed or recorded no cost: priced from the table when it reported
+    token counts; a failed call that reported none was not billed."""
+    reported = _USAGE(span.values) != _NO_USAGE
+    if record.cost_usd is None:
+        record.cost_source = None
+        if pricing is not None and reported:
+            price = pricing.lookup(record.response_model) or pricing.lookup(record.model)
+            if price is not None:
+                record.cost_usd = price.cost(record.input_tokens, record.output_tokens, record.cache_read_tokens,
+                                             record.cache_write_tokens)
+                record.cost_source = "table"
+    if record.error_type is not None:
+        record.ok = False
+    elif span.status == "ERROR":
+        record.ok, record.error_type = False, span.status_message or "error"
+    if record.cost_usd is None and not record.ok and not reported:
+        record.cost_usd, record.cost_source = 0.0, "failed"
 
 
 def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
@@ -215,99 +359,10 @@ def from_span(span: SpanRecord, pricing: Any = None) -> UsageRecord | None:
         return None
 
 
-def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
-    """As :func:`from_span`, from a span read as the columns of USAGE_KEYS (what UsageReader reads); raises
-    BadSpan for an llm span with a value no real call has."""
-    (operation, inp, legacy_inp, out, legacy_out, cr, cw, legacy_cw, rs, provider, legacy_provider,
-     request_model, response_model, cost, error_type, workflow, legacy_workflow, agent, project_agent, stage,
-     tier, user, prompt_name, legacy_prompt_name, fmt, retries, parse, valid, ratio) = span.values
-    if type(operation) is not str or operation not in _INFERENCE:  # not hashable, even, from another writer
-        return None
-    # Hot path (once per call over files of any size): the usual types are checked inline and only odd
-    # values (from other writers) go through the converting helpers.
-    if inp is None:
-        inp = legacy_inp
-    if out is None:
-        out = legacy_out
-    if cw is None:
-        cw = legacy_cw
-    input_tokens = inp if type(inp) is int and 0 <= inp <= MAX_TOKENS else _count(inp)
-    output_tokens = out if type(out) is int and 0 <= out <= MAX_TOKENS else _count(out)
-    cache_read = 0 if cr is None else cr if type(cr) is int and 0 <= cr <= MAX_TOKENS else _count(cr)
-    cache_write = 0 if cw is None else cw if type(cw) is int and 0 <= cw <= MAX_TOKENS else _count(cw)
-    reasoning = 0 if rs is None else rs if type(rs) is int and 0 <= rs <= MAX_TOKENS else _count(rs)
-    if provider is None:
-        provider = legacy_provider
-    if type(request_model) is not str:
-        request_model = _opt_str(request_model)
-    if type(response_model) is not str:
-        response_model = _opt_str(response_model)
-    if type(cost) is not float or not 0 <= cost <= MAX_COST_USD:
-        cost = _cost(cost)
-    source: str | None = "recorded"
-    if cost is None:
-        source = None
-        if pricing is not None and (inp is not None or out is not None):
-            price = pricing.lookup(response_model) or pricing.lookup(request_model)
-            if price is not None:
-                cost = price.cost(input_tokens, output_tokens, cache_read, cache_write)
-                source = "table"
-    if error_type is None:
-        ok = span.status != "ERROR"
-        if not ok:
-            error_type = span.status_message or "error"
-    else:
-        ok = False
-        if type(error_type) is not str:
-            error_type = str(error_type)
-    if cost is None and not ok and inp is None and out is None:
-        cost, source = 0.0, "failed"  # a failed call that reported no usage was not billed
-    if workflow is None:
-        workflow = legacy_workflow
-    if agent is None:
-        agent = project_agent
-    if prompt_name is None:
-        prompt_name = legacy_prompt_name
-    if workflow is not None and type(workflow) is not str:
-        workflow = str(workflow)
-    if agent is not None and type(agent) is not str:
-        agent = str(agent)
-    if stage is not None and type(stage) is not str:
-        stage = str(stage)
-    if tier is not None and type(tier) is not str:
-        tier = str(tier)
-    if user is not None and type(user) is not str:
-        user = str(user)
-    if prompt_name is not None and type(prompt_name) is not str:
-        prompt_name = str(prompt_name)
-    service = span.resource.get(sc.RESOURCE_SERVICE_NAME)
-    start, end = span.start_ns, span.end_ns
-    return UsageRecord(
-        start, (end - start) / 1e9 if end > start else 0.0, span.trace_id, span.span_id, operation,
-        provider if type(provider) is str or provider is None else str(provider),
-        request_model or response_model, response_model, workflow, agent, stage, tier,
-        input_tokens, output_tokens, cache_read, cache_write, reasoning, cost, source, ok, error_type, user,
-        prompt_name,
-        None if fmt is None else _FORMATS.get(fmt) or _format(fmt) if type(fmt) is str else _format(fmt),
-        retries if retries is None or type(retries) is int and -_MAX_RETRIES <= retries <= _MAX_RETRIES
-        else _retries(retries),
-        parse if type(parse) is bool or parse is None else _opt_bool(parse),
-        valid if type(valid) is bool or valid is None else _opt_bool(valid),
-        service if type(service) is str or service is None else str(service),
-        None if ratio is None else _ratio(ratio),
-    )
-
-
-_FORMATS: dict[str, str] = {}  # the prompt formats seen, as written -> normalised (a handful per source)
-
-
-def _format(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip().lower() or None
-    if text is not None and type(value) is str and len(_FORMATS) < 256:
-        _FORMATS[value] = text
-    return text
+from_columns = _compile(COLUMNS)
+from_columns.__doc__ = """As :func:`from_span`, from a span read as the columns of USAGE_KEYS (what UsageReader
+reads); raises BadSpan for an llm span with a value no real call has. Generated from COLUMNS (see _compile):
+the hot path of ``agentkit usage``, once per span read."""
 
 
 # --- reading ---------------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import pytest
+from opentelemetry.trace import StatusCode
 
 from otel_agentkit import semconv as sc
 from otel_agentkit.alerts.engine import Evaluator, Stats, fact_from_span
@@ -166,3 +168,22 @@ def test_explicit_histogram_percentile_interpolates() -> None:
     assert s.value("p90") == pytest.approx(2.0)
     assert s.value("p95") == pytest.approx(2.0 + 3.0 * 0.5)
     assert s.value("avg") == 1.5 and s.value("max") == 4.0 and s.value("count") == 100
+
+
+def test_sdk_spans_are_drained_as_their_facts(spans: SpanMaker) -> None:
+    """The processor's drain reads ReadableSpans through their public API into what their facts give."""
+    made = [spans.llm(end=NOW - i, duration=0.1 * (i + 1), error=i % 3 == 0, model=("gpt-4o", "claude")[i % 2],
+                      extra={sc.AGENTKIT_RETRIES: i}) for i in range(12)]
+    made.append(spans.other("execute_tool search", end=NOW - 1, attrs={}))
+    rules = [Rule(metric="error_rate", threshold=1, name="errors"),
+             Rule(metric="p95_latency", threshold=1, name="p95"),
+             Rule(metric=sc.AGENTKIT_RETRIES, aggregation="max", threshold=0, name="retries"),
+             Rule(metric="daily_cost", threshold=1, filters={"model": "claude"}, name="cost")]
+    by_facts, drained = Evaluator(rules), Evaluator(rules)
+    for span in made:
+        by_facts.add(fact_from_span(span))
+    assert drained.add_sdk_spans(deque([*made, object()]), StatusCode.ERROR) == 1  # not a span: counted
+    want = [(e.rule.name, e.value, e.samples) for e in by_facts.evaluate(NOW)]
+    assert [(e.rule.name, e.value, e.samples) for e in drained.evaluate(NOW)] == want
+    assert [v for _, v, _ in want] == [pytest.approx(100 * 4 / 12), pytest.approx(1200, rel=0.01), 11,
+                                       pytest.approx(0.006)]

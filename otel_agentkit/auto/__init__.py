@@ -30,10 +30,14 @@ def instrumentor(name: str) -> Any:
     return getattr(module, cls_name)()
 
 
+# The module each library is imported as, where it differs from the name used here.
+MODULES: dict[str, str] = {}
+
+
 def is_installed(name: str) -> bool:
     """Whether the client library ``name`` can be imported (found without importing it)."""
     try:
-        return importlib.util.find_spec(name) is not None
+        return importlib.util.find_spec(MODULES.get(name, name)) is not None
     except (ImportError, ValueError):
         return False
 

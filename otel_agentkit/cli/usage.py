@@ -3,7 +3,8 @@
 Also holds what the ``prompts`` and ``report`` groups share: where to read (``--path``, else
 ``<home>/telemetry``), the window (``--days`` or ``--since``/``--until``), ``--tz`` (UTC by default),
 ``--json``, and turning bad input into one line and exit code 2. Read-only commands never load the SDK's
-recording side; the reader is standard library only.
+recording side; the reader is standard library only. ``usage stats --prometheus URL`` reads the same figures
+from a Prometheus server's GenAI metrics instead (``analytics.promsource``) and prints them the same way.
 
 Text from the telemetry (model names, tiers, file names in errors) reaches the terminal only through
 ``formatting.safe_text`` (``table()`` applies it to every cell; ``say()`` to every other line), and JSON
@@ -100,6 +101,38 @@ def run_read(args: argparse.Namespace, fn: Callable[..., Any], *a: Any, **kw: An
             return fn(source, win, *a, pricing=pricing, progress=bar, **kw)
 
 
+def add_prometheus(parser: argparse.ArgumentParser) -> None:
+    """``--prometheus URL`` (read the GenAI metrics from that server instead of the files) and its
+    ``--timeout``."""
+    from ..analytics.promsource import DEFAULT_TIMEOUT_S
+
+    parser.add_argument("--prometheus", metavar="URL",
+                        help="read the figures from the GenAI metrics on this Prometheus server (exact when "
+                             "traces are sampled, and fleet-wide) instead of the files; by model, provider, "
+                             "workflow or agent (workflow and agent: the cost only)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help=f"with --prometheus: seconds each query may take (default {DEFAULT_TIMEOUT_S:g})")
+
+
+def from_prometheus(args: argparse.Namespace) -> bool:
+    """Whether the command reads Prometheus; a --timeout or --path that does not fit the source is an error."""
+    if getattr(args, "prometheus", None) is None:
+        if getattr(args, "timeout", None) is not None:
+            raise CliError(f"invalid --timeout={args.timeout!r}: applies only with --prometheus")
+        return False
+    if getattr(args, "path", None):
+        raise CliError("--path and --prometheus are two sources: give one of them")
+    return True
+
+
+def run_prometheus(args: argparse.Namespace, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+    """Call a promsource function with the URL, window, pricing and timeout from ``args``."""
+    with cli_errors():
+        win = window_of(args)
+        pricing = pricing_of(args)
+        return fn(args.prometheus, win, *a, pricing=pricing, timeout=args.timeout, **kw)
+
+
 def print_json(result: Any) -> None:
     from ..analytics.output import to_jsonable
 
@@ -145,6 +178,7 @@ def register(subparsers: Any) -> None:
     stats = sub.add_parser("stats", help="calls, tokens, cost, error rate, latency p50/p95, cache hit rate")
     stats.add_argument("--by", choices=GROUP_FIELDS, help="one row per value of this field")
     add_common(stats)
+    add_prometheus(stats)
     stats.set_defaults(func=_stats)
 
     sav = sub.add_parser("savings", help="cost per tier against the same calls on the premium (baseline) model")
@@ -231,14 +265,19 @@ STATS_HEADERS = ["", "calls", "errors", "error rate", "input", "output", "cache 
 
 def _stats(args: argparse.Namespace) -> int:
     from ..analytics import formatting as fmt
+    from ..analytics.promsource import prometheus_usage_stats
     from ..analytics.usage import usage_stats
 
-    result = run_read(args, usage_stats, args.by)
+    if from_prometheus(args):
+        result = run_prometheus(args, prometheus_usage_stats, args.by)
+        label = " (from Prometheus; p50/p95 ESTIMATED from histogram buckets: see below)"
+    else:
+        result = run_read(args, usage_stats, args.by)
+        label = " (ESTIMATED from sampled spans: see below)" if result.total.estimated else ""
     if args.json:
         print_json(result)
         return 0
-    say(f"Usage, {result.period.description}" + (f", by {result.by}" if result.by else "")
-        + (" (ESTIMATED from sampled spans: see below)" if result.total.estimated else ""))
+    say(f"Usage, {result.period.description}" + (f", by {result.by}" if result.by else "") + label)
     headers = [result.by or "", *STATS_HEADERS[1:]]
     print(fmt.table(headers, stats_rows([*result.groups, result.total])))
     if result.total.unpriced_calls:

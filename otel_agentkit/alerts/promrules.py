@@ -59,8 +59,8 @@ KNOWN_METRICS: dict[str, tuple[str, str]] = {
 # Filter -> label, for the GenAI metrics and for the cost counter (which has short attribute names). The
 # v0.1.0 GenAI metrics carry no workflow attribute except on gen_ai.invoke_agent.*, where a workflow's name
 # is gen_ai.agent.name with operation invoke_workflow (see _WORKFLOW_BY_AGENT_NAME).
-_GENAI_LABELS = {"model": sc.GEN_AI_REQUEST_MODEL, "provider": sc.GEN_AI_PROVIDER_NAME,
-                 "workflow": sc.AGENTKIT_WORKFLOW_NAME, "agent": sc.GEN_AI_AGENT_NAME}
+_GENAI_LABELS = {"model": sc.GEN_AI_REQUEST_MODEL, "provider": sc.GEN_AI_PROVIDER_NAME}
+_RUN_LABELS = {**_GENAI_LABELS, "agent": sc.GEN_AI_AGENT_NAME}  # gen_ai.invoke_agent.*
 _COST_LABELS = {"model": sc.COST_ATTR_MODEL, "provider": sc.COST_ATTR_PROVIDER,
                 "workflow": sc.COST_ATTR_WORKFLOW, "agent": sc.COST_ATTR_AGENT}
 _PRE_RELEASE_LABELS = {**_GENAI_LABELS, "workflow": sc.GEN_AI_WORKFLOW_NAME}
@@ -111,6 +111,13 @@ def _matchers(rule: Rule, labels: dict[str, str], extra: Sequence[str] = (), *,
               workflow_by_agent_name: bool = False) -> str:
     parts = []
     filters = dict(rule.filters)
+    if workflow_by_agent_name:
+        labels = _RUN_LABELS
+    missing = sorted(k for k in filters if k not in labels and not (workflow_by_agent_name and k == "workflow"))
+    if missing:  # a matcher on a label the series lack would match nothing, and the rule never fire
+        raise NotExportable(f"the {missing[0]} filter: the metric behind {rule.metric} has no {missing[0]} "
+                            "label in Prometheus (only agentkit.cost and gen_ai.invoke_agent.* carry workflow "
+                            "or agent); the in-process and file-based alerts apply it")
     if workflow_by_agent_name and "workflow" in filters:
         if "agent" in filters:
             raise NotExportable("a workflow and an agent filter both name gen_ai.agent.name on this metric")
@@ -131,10 +138,11 @@ def rule_expr(rule: Rule) -> str:
     w = f"[{format_duration(rule.window)}]"  # type: ignore[arg-type]
     cmp = f" {rule.comparison} {rule.threshold:g}"
     duration = prometheus_name(sc.METRIC_INFERENCE_DURATION, sc.UNIT_SECONDS, "histogram")
-    m = _matchers(rule, _GENAI_LABELS)
     if rule.metric == "daily_cost":
         cost = prometheus_name(sc.METRIC_COST, sc.UNIT_USD, "counter")
         return f"sum(increase({cost}{_matchers(rule, _COST_LABELS)}{w})){cmp}"
+    if rule.metric in ("token_usage", "error_rate", "avg_latency", "p95_latency"):
+        m = _matchers(rule, _GENAI_LABELS)
     if rule.metric == "token_usage":  # the v0.1.0 usage counters (gen_ai.client.inference.usage.*)
         tin = prometheus_name(sc.METRIC_USAGE_INPUT_TOKENS, sc.UNIT_TOKENS, "counter")
         tout = prometheus_name(sc.METRIC_USAGE_OUTPUT_TOKENS, sc.UNIT_TOKENS, "counter")

@@ -90,3 +90,21 @@ def test_metric_rules_read_old_and_new_names_from_a_mixed_folder() -> None:
     assert _value(sc.METRIC_INVOKE_AGENT_DURATION, both) == 2
     assert _value(sc.METRIC_INVOCATION_DURATION, both) == 2
     assert _value(sc.METRIC_INVOKE_AGENT_DURATION, old_file + new_file + both) == 9
+
+
+def test_a_filter_on_a_label_the_metric_lacks_is_not_exported() -> None:
+    """Under v0.1.0 the inference metrics carry no workflow or agent label: a Prometheus rule matching one
+    would match nothing and never fire, so it is refused (the in-process and file-based alerts apply it)."""
+    import pytest
+
+    from otel_agentkit.alerts.promrules import NotExportable
+
+    for metric in ("error_rate", "avg_latency", "p95_latency", "token_usage"):
+        for key in ("workflow", "agent"):
+            with pytest.raises(NotExportable, match=f"the {key} filter"):
+                rule_expr(Rule(metric=metric, threshold=1, window="1h", filters={key: "support"}))
+    assert 'workflow="support"' in rule_expr(Rule(metric="daily_cost", threshold=1, window="1d",
+                                                  filters={"workflow": "support"}))
+    run = rule_expr(Rule(metric=sc.METRIC_INVOKE_AGENT_DURATION, aggregation="p95", threshold=30, window="1h",
+                         filters={"agent": "triage"}))
+    assert 'gen_ai_agent_name="triage"' in run

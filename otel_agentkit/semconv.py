@@ -283,3 +283,21 @@ AGENTKIT_REQUEST_SERVICE_TIER: Final = "agentkit.request.service_tier"  # non-Op
 AGENTKIT_REQUEST_SPEED: Final = "agentkit.request.speed"
 AGENTKIT_REQUEST_INFERENCE_GEO: Final = "agentkit.request.inference_geo"
 AGENTKIT_REQUEST_WORKSPACE_ID: Final = "agentkit.request.workspace_id"
+
+
+# mistral and cohere
+# The mistralai and cohere instrumentors (otel_agentkit/auto/mistral.py, cohere.py): Cohere's provider name, and
+# the finish reasons of the v0.1.0 output-message schema that provider values are mapped to where they mean the
+# same (a value with no counterpart is kept, lower-cased).
+PROVIDER_COHERE: Final = "cohere"
+FINISH_REASON_STOP: Final = "stop"
+FINISH_REASON_LENGTH: Final = "length"
+FINISH_REASON_CONTENT_FILTER: Final = "content_filter"
+FINISH_REASON_TOOL_CALL: Final = "tool_call"
+FINISH_REASON_ERROR: Final = "error"
+
+
+# google-genai
+# The provider value for a Google GenAI client whose backend is not known (the google-genai instrumentor uses
+# gcp.gemini for the Gemini Developer API and gcp.vertex_ai for Vertex AI, and this when it cannot tell).
+PROVIDER_GCP_GEN_AI: Final = "gcp.gen_ai"

@@ -17,11 +17,13 @@ from typing import Any
 LIBRARIES: dict[str, str] = {
     "openai": "otel_agentkit.auto.openai:OpenAIInstrumentor",
     "anthropic": "otel_agentkit.auto.anthropic:AnthropicInstrumentor",
+    "mistralai": "otel_agentkit.auto.mistral:MistralInstrumentor",
+    "cohere": "otel_agentkit.auto.cohere:CohereInstrumentor",
 }
 
 
 def instrumentor(name: str) -> Any:
-    """The instrumentor (one per library, as BaseInstrumentor keeps it) for ``name``: openai or anthropic."""
+    """The instrumentor (one per library, as BaseInstrumentor keeps it) for ``name`` (a key of LIBRARIES)."""
     path = LIBRARIES.get(name)
     if path is None:
         raise ValueError(f"agentkit.instrument: unknown library {name!r}; known: {', '.join(sorted(LIBRARIES))}")

@@ -114,10 +114,10 @@ def _methods():
 
 def test_uninstrument_restores_the_exact_originals(sdk, stub, oa):
     before = {(owner, name): owner.__dict__[name] for owner, name in _methods()}
-    assert sorted(auto.instrument_all()) == ["anthropic", "openai"]
+    assert {"anthropic", "openai"} <= set(auto.instrument_all())
     assert all(owner.__dict__[name] is not before[(owner, name)] for owner, name in _methods())
     assert all(isinstance(owner.__dict__[name], wrapt.FunctionWrapper) for owner, name in _methods())
-    assert sorted(auto.uninstrument_all()) == ["anthropic", "openai"]
+    assert {"anthropic", "openai"} <= set(auto.uninstrument_all())
     assert all(owner.__dict__[name] is before[(owner, name)] for owner, name in _methods())
     stub.openai_chat()
     oa.chat.completions.create(model="gpt-4o-mini", messages=USER)
@@ -174,8 +174,8 @@ def test_sdk_off_calls_straight_through(stub, oa, monkeypatch):
 
 
 def test_unknown_library_name():
-    with pytest.raises(ValueError, match="unknown library 'cohere'"):
-        auto.instrument("cohere")
+    with pytest.raises(ValueError, match="unknown library 'nosuchlib'"):
+        auto.instrument("nosuchlib")
 
 
 # --- no double spans ----------------------------------------------------------------------------------------------
@@ -312,6 +312,6 @@ def test_init_auto_instrument_unknown_library_fails_init(tmp_path):
     import otel_agentkit as agentkit
     from otel_agentkit import ConfigError
 
-    with pytest.raises(ConfigError, match="invalid auto_instrument='cohere'"):
-        agentkit.init(auto_instrument=["cohere"], exporters="none", home=tmp_path)
+    with pytest.raises(ConfigError, match="invalid auto_instrument='nosuchlib'"):
+        agentkit.init(auto_instrument=["nosuchlib"], exporters="none", home=tmp_path)
     assert not agentkit.is_active()

@@ -26,10 +26,12 @@ def report(where: str, exc: BaseException) -> None:
     with _lock:
         _errors[key] += 1
         first = _errors[key] == 1
-    if first:  # with its stack: "invocation.end failed: TypeError" alone tells a maintainer nothing
+    if first:  # with its stack: "invocation.end failed: TypeError" alone tells a maintainer nothing; an
+        # OSError (a store or a file that does not answer) is the environment's, and its message says it all
+        stack = None if isinstance(exc, OSError) else (type(exc), exc, exc.__traceback__)
         try:
             logger.warning("otel_agentkit: %s failed: %s: %s (further ones are counted, not logged)",
-                           where, key[1], exc, exc_info=(type(exc), exc, exc.__traceback__))
+                           where, key[1], exc, exc_info=stack)
         except Exception:  # a broken logging handler must not break the caller either
             pass
 

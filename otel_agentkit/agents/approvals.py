@@ -3,7 +3,10 @@
 A request is a key whose TTL outlives its deadline a little (so a late answer gets "expired", not "unknown");
 the decision is a second key written only if absent, so the first answer wins and a timeout is itself an
 answer (a rejection). The wait is an ``await_approval {kind}`` span carrying the outcome. Any process can
-answer: ``agentkit approvals approve ID``. Store failures raise :class:`StoreError`.
+answer: ``agentkit approvals approve ID``. Store failures raise :class:`StoreError`, in bounded time: a wait
+(``request``, ``request_async``, ``wait``) returns within the request's timeout plus
+:data:`.store.DEADLINE_MARGIN` (counted from when ``on_request`` returns, if that takes longer), the store
+answering or not; ``request_async`` makes its store calls in a worker thread, so the loop keeps running.
 """
 
 from __future__ import annotations
@@ -18,7 +21,18 @@ from typing import Any
 from ..instrument.content import mask_secrets
 from .. import semconv
 from . import telemetry as tel
-from .store import MAX_VALUE_BYTES, StateStore, StoreError, check_name, check_seconds, decode, encode, open_store
+from .store import (
+    DEADLINE_MARGIN,
+    MAX_VALUE_BYTES,
+    StateStore,
+    StoreError,
+    check_name,
+    check_seconds,
+    decode,
+    encode,
+    open_store,
+    within,
+)
 
 DEFAULT_TIMEOUT = 300.0
 KEEP_AFTER_DEADLINE = 3600.0  # requests and decisions stay readable this long after the deadline
@@ -95,40 +109,64 @@ class Approvals:
                 on_request: Callable[[ApprovalRequest], None] | None = None) -> ApprovalResult:
         """Block until the request is approved, rejected, or times out (a timeout is a rejection)."""
         with self._span(kind) as span:
-            req = self.submit(kind, context, timeout, requester)
+            with within(check_seconds("timeout", timeout) + DEADLINE_MARGIN):
+                req = self.submit(kind, context, timeout, requester)
             span.set_attribute(semconv.AGENTKIT_APPROVAL_ID, req.id)
             result: ApprovalResult | None = None
             try:
                 if on_request is not None:
                     on_request(req)
-                result = self._block(req, self.poll)
-                return result
-            finally:
-                self._settle(span, req, result)
+            except BaseException:
+                with self._until(req):
+                    self._settle(span, req, None)
+                raise
+            with self._until(req):
+                try:
+                    result = self._block(req, self.poll)
+                    return result
+                finally:
+                    self._settle(span, req, result)
 
     async def request_async(self, kind: str, context: Any = None, timeout: float = DEFAULT_TIMEOUT,
                             requester: str | None = None,
                             on_request: Callable[[ApprovalRequest], None] | None = None) -> ApprovalResult:
-        """``request`` for asyncio code: the wait awaits instead of blocking the loop."""
+        """``request`` for asyncio code: the wait awaits instead of blocking the loop, and so do the store
+        calls (each runs in a worker thread, within the same deadline)."""
         with self._span(kind) as span:
-            req = self.submit(kind, context, timeout, requester)
+            with within(check_seconds("timeout", timeout) + DEADLINE_MARGIN):
+                req = await asyncio.to_thread(self.submit, kind, context, timeout, requester)
             span.set_attribute(semconv.AGENTKIT_APPROVAL_ID, req.id)
             result: ApprovalResult | None = None
             try:
                 if on_request is not None:
                     on_request(req)
-                while (result := self._poll(req)) is None:
-                    await asyncio.sleep(max(0.0, min(self.poll, req.expires_at - time.time())))
-                return result
-            finally:
-                self._settle(span, req, result)
+            except BaseException:
+                with self._until(req):
+                    await asyncio.to_thread(self._settle, span, req, None)
+                raise
+            with self._until(req):
+                try:
+                    while (result := await asyncio.to_thread(self._poll, req)) is None:
+                        await asyncio.sleep(max(0.0, min(self.poll, req.expires_at - time.time())))
+                    return result
+                finally:
+                    await asyncio.to_thread(self._settle, span, req, result)
 
     def wait(self, request_id: str, poll: float | None = None) -> ApprovalResult:
-        """Block until a submitted request is decided or its deadline passes."""
+        """Block until a submitted request is decided or its deadline passes. Once the request is found (an
+        ordinary store lookup), returns within DEADLINE_MARGIN of its deadline, the store answering or not."""
         req = self.get(request_id)
         if req is None:
             raise ApprovalError(f"approval request {request_id!r} is unknown or expired and cleaned up")
-        return self._block(req, check_seconds("poll", poll) if poll is not None else self.poll)
+        every = check_seconds("poll", poll) if poll is not None else self.poll
+        with self._until(req):
+            return self._block(req, every)
+
+    @staticmethod
+    def _until(req: ApprovalRequest) -> within:
+        """The deadline of a wait's store calls: the request's own deadline plus the margin (at least the
+        margin from now: a last look, and the timeout decision, after a slow ``on_request``)."""
+        return within(max(0.0, req.expires_at - time.time()) + DEADLINE_MARGIN)
 
     def _block(self, req: ApprovalRequest, poll: float) -> ApprovalResult:
         while (result := self._poll(req)) is None:
@@ -157,6 +195,8 @@ class Approvals:
         """End of a wait: the outcome on the span; a wait left early (an exception, a cancelled task)
         cancels the request so that it does not stay pending."""
         if result is None:
+            if time.time() >= req.expires_at:
+                return  # nothing to cancel: from its deadline on, an answer is refused anyway
             try:
                 result = self._decide(req, CANCELLED, "the requester stopped waiting", None)[0]
             except StoreError as exc:  # the original exception is the one that matters

@@ -2,8 +2,10 @@
 
 Each published event is also an OTel log record (event name ``agentkit.agent.event``) tied to the
 publisher's current span, and carries that span's ids so a consumer can link its own work to it. (No extra
-counter: the log records are the count, and publishing stays within 1.5x a raw XADD; see bench/agentops.py.) Publishing
-and consuming sit in agents' hot paths: a store failure there is logged once and counted, never raised; the
+counter: the log records are the count, and publishing stays within 1.5x a raw XADD; see bench/agentops.py.)
+Publishing and consuming sit in agents' hot paths: a store failure there is logged once and counted, never
+raised; ``publish`` gives the store :data:`.store.HOT_PATH_BUDGET` and ``consume`` its ``block_ms`` plus
+:data:`.store.DEADLINE_MARGIN`, so neither holds an agent longer when the store stops answering. The
 administrative calls (recent, info, trim, delete) raise :class:`StoreError`.
 """
 
@@ -16,7 +18,20 @@ from typing import Any
 
 from .. import semconv
 from . import telemetry as tel
-from .store import MAX_VALUE_BYTES, Entry, StateStore, StoreError, StreamInfo, check_name, decode, encode, open_store
+from .store import (
+    DEADLINE_MARGIN,
+    HOT_PATH_BUDGET,
+    MAX_VALUE_BYTES,
+    Entry,
+    StateStore,
+    StoreError,
+    StreamInfo,
+    check_name,
+    decode,
+    encode,
+    open_store,
+    within,
+)
 
 DEFAULT_MAX_LEN = 10_000
 _PREFIX = "events:"
@@ -55,7 +70,8 @@ class EventStream:
         self._checked: set[str] = set()  # names already validated (publish is a hot path)
 
     def publish(self, type: str, data: Any = None, source: str | None = None) -> str | None:
-        """Append an event; its id, or None when the store failed (logged once and counted)."""
+        """Append an event; its id, or None when the store failed or did not answer within
+        HOT_PATH_BUDGET (logged once and counted)."""
         if type not in self._checked:
             self._checked.add(check_name("type", type))
         if source is None:
@@ -68,7 +84,8 @@ class EventStream:
         text = '{"data":' + data_text + "," + meta[1:]
         t = self.telemetry
         try:
-            event_id = self.store.append(_PREFIX + type, text, max_len=self.max_len)
+            with within(HOT_PATH_BUDGET):
+                event_id = self.store.append(_PREFIX + type, text, max_len=self.max_len)
         except StoreError as exc:
             t.contained("events.publish", exc, self.store.kind)
             return None
@@ -83,7 +100,8 @@ class EventStream:
         """Events after ``start_id`` (``"0"``: from the start, ``"$"``: only new ones), waiting up to
         ``block_ms`` for the first to arrive. Without ``start_id`` each type continues where this object's
         last consume left off (new events only, the first time). Oldest first; [] on timeout or, unless
-        ``raise_errors``, on a store failure (logged once and counted).
+        ``raise_errors``, on a store failure (logged once and counted). Returns within ``block_ms`` plus
+        DEADLINE_MARGIN, the store answering or not.
         """
         names = [types] if isinstance(types, str) else list(types)
         if not names:
@@ -93,18 +111,21 @@ class EventStream:
         if isinstance(block_ms, bool) or not isinstance(block_ms, int) or block_ms < 0:
             raise ValueError(f"block_ms={block_ms!r}: expected a whole number of milliseconds >= 0")
         count = _check_len("count", count)
+        end = time.monotonic() + block_ms / 1000.0
         try:
-            positions = {}
-            for name in names:
-                pos = start_id if start_id is not None else self._cursors.get(name, "$")
-                # "$" is pinned to the stream's end now, so events that arrive while we wait are not missed
-                positions[_PREFIX + name] = self.store.last_id(_PREFIX + name) if pos == "$" else pos
-            entries = self.store.read(positions, count=count, block_ms=block_ms)
+            with within(block_ms / 1000.0 + DEADLINE_MARGIN):
+                positions = {}
+                for name in names:
+                    pos = start_id if start_id is not None else self._cursors.get(name, "$")
+                    # "$" is pinned to the stream's end now, so events that arrive while we wait are not missed
+                    positions[_PREFIX + name] = self.store.last_id(_PREFIX + name) if pos == "$" else pos
+                entries = self.store.read(positions, count=count, block_ms=block_ms)
         except StoreError as exc:
             if raise_errors:
                 raise
             self.telemetry.contained("events.consume", exc, self.store.kind)
-            time.sleep(min(block_ms, 1000) / 1000.0)  # a down store must not turn a consumer loop into a spin
+            # a down store must not turn a consumer loop into a spin: wait out the block (a second at most)
+            time.sleep(min(max(0.0, end - time.monotonic()), 1.0))
             return []
         for name, pos in positions.items():
             self._cursors[name[len(_PREFIX):]] = pos

@@ -24,6 +24,7 @@ from typing import Any
 from .. import semconv
 from . import telemetry as tel
 from .store import (
+    HOT_PATH_BUDGET,
     MAX_VALUE_BYTES,
     StateStore,
     StoreError,
@@ -33,6 +34,7 @@ from .store import (
     decode,
     encode,
     open_store,
+    within,
 )
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -119,7 +121,8 @@ class Heartbeats:
         self.telemetry.add(self.telemetry.active_agents, 1, {})
         self.telemetry.span_event(semconv.EVENT_AGENT_START, {semconv.GEN_AI_AGENT_ID: agent_id,
                                                               semconv.AGENTKIT_AGENT_STATUS: status})
-        handle._write("heartbeat.start")
+        with within(HOT_PATH_BUDGET):  # a frozen store must not stall the agent's start either
+            handle._write("heartbeat.start")
         return handle
 
     # --- queries ------------------------------------------------------------------------------------------
@@ -221,8 +224,6 @@ class Heartbeat:
 
     def _write_within_budget(self) -> bool:
         """The beat's write with the store given HOT_PATH_BUDGET (its failure contained by ``_write``)."""
-        from .store import HOT_PATH_BUDGET, within
-
         with within(HOT_PATH_BUDGET):
             return self._write("heartbeat.beat")
 
@@ -244,7 +245,8 @@ class Heartbeat:
                                                 semconv.AGENTKIT_AGENT_STATUS: final_status})
         store = self._owner.store
         try:
-            store.set(self._key, text, self._owner.retention)
+            with within(HOT_PATH_BUDGET):
+                store.set(self._key, text, self._owner.retention)
         except StoreError as exc:
             t.contained("heartbeat.stop", exc, store.kind)
 
@@ -273,7 +275,8 @@ class Heartbeat:
         def run() -> None:
             while not stop.wait(every):
                 try:
-                    self._write("heartbeat.background")
+                    with within(HOT_PATH_BUDGET):
+                        self._write("heartbeat.background")
                 except Exception as exc:  # never let the helper thread die noisily
                     from .. import diagnostics
                     diagnostics.report("agents.heartbeat.background", exc)

@@ -2,10 +2,14 @@
 
 Keys with TTL are Redis keys with PX expiry; streams are Redis streams capped with exact MAXLEN. Everything
 lives under a namespace prefix so the database can be shared. Needs the ``redis`` package (redis-py >= 5;
-``pip install redis``), imported only here. A blocking read is cut into slices of at most one second so a
-socket timeout never fires mid-wait and a restarted server is noticed quickly. Listing keys by prefix
-(active agents, pending signals and approvals) uses SCAN over the namespace: fine for the hundreds of keys
-a fleet of agents keeps, not meant for a database shared with millions of other keys (use its own db number).
+``pip install redis``), imported only here. Every operation has a deadline (:mod:`.store`: the caller's, or
+``socket_timeout`` in all): the connections' connect and socket timeouts are set from what is left of it
+before each connect, send and read, so the one retry (for a pooled connection that a restart broke) never
+doubles the wait, and a server that stopped answering costs the caller its budget, not twice the socket
+timeout. A blocking read is cut into slices of at most one second so a restarted server is noticed quickly.
+Listing keys by prefix (active agents, pending signals and approvals) uses SCAN over the namespace: fine for
+the hundreds of keys a fleet of agents keeps, not meant for a database shared with millions of other keys
+(use its own db number).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from .store import Entry, StoreError, StreamInfo
+from .store import Entry, StoreError, StreamInfo, no_time_left, operation, time_left
 
 T = TypeVar("T")
 _FIELD = "d"  # each stream entry holds one field: the JSON text
 _SLICE_MS = 1000
+_ROUND_TRIP = 0.15  # seconds of a blocking read's deadline kept for the reply (a block ends up to 1/hz late)
+_DEADLINE_PASSED = "the operation's deadline passed"  # what a connection says when it is given no time
 
 
 def _redis() -> Any:
@@ -58,32 +64,43 @@ class RedisStore:
 
     def __init__(self, url: str, namespace: str = "agentkit:", connect_timeout: float = 2.0,
                  socket_timeout: float = 5.0) -> None:
+        """``socket_timeout``: the most one operation may take (connect, send, reply and retry together)
+        when its caller set no earlier deadline; ``connect_timeout``: the most one connect may take."""
         redis = _redis()
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
         self.url = _safe_url(url)
         self._ns = namespace
+        self._timeout = socket_timeout
         self._errors = (redis.exceptions.RedisError, OSError)
+        self._timeout_error = redis.exceptions.TimeoutError
         try:
             # One immediate retry: a pooled connection broken by a server restart is replaced transparently;
             # a server that is really down fails fast instead of stalling the agent in backoff.
             self._r = redis.Redis.from_url(
-                url, decode_responses=True, socket_connect_timeout=connect_timeout,
-                socket_timeout=max(socket_timeout, _SLICE_MS / 1000 + 1),
+                url, decode_responses=True, socket_connect_timeout=connect_timeout, socket_timeout=socket_timeout,
                 retry=Retry(NoBackoff(), 1),
-                retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError])
+                retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+                connection_class=_deadline_connection(_connection_base(redis, url), connect_timeout))
         except ValueError as exc:
             raise ValueError(f"store={self.url!r}: {exc}") from None
 
     def _k(self, key: str) -> str:
         return self._ns + key
 
-    def _run(self, operation: str, work: Callable[[], T]) -> T:
-        try:
-            return work()
-        except self._errors as exc:
-            raise StoreError(self.url, operation, exc) from exc
+    def _run(self, op: str, work: Callable[[], T], wait: float = 0.0) -> T:
+        """``work`` as one operation with a deadline (``wait``: seconds it may block on purpose, on top)."""
+        with operation(self._timeout + wait) as budget:
+            if budget <= 0:
+                raise StoreError(self.url, op, no_time_left(budget))
+            try:
+                return work()
+            except self._errors as exc:
+                if isinstance(exc, self._timeout_error):
+                    why = "" if str(exc) == _DEADLINE_PASSED else f" ({type(exc).__name__}: {exc})"
+                    raise StoreError(self.url, op, f"no answer within {budget:.2f}s{why}") from exc
+                raise StoreError(self.url, op, exc) from exc
 
     # --- keys ---------------------------------------------------------------------------------------------
     def set(self, key: str, value: str, ttl: float | None = None, *, only_if_absent: bool = False) -> bool:
@@ -162,13 +179,14 @@ class RedisStore:
             after = {self._k(s): (self._last_id(self._k(s)) if p == "$" else p) for s, p in positions.items()}
             deadline = time.monotonic() + block_ms / 1000.0
             while True:
-                left_ms = int((deadline - time.monotonic()) * 1000)
+                # block no longer than asked, nor past the operation's deadline less a round trip
+                left_ms = int(min(deadline - time.monotonic(), (time_left() or 0.0) - _ROUND_TRIP) * 1000)
                 block = min(left_ms, _SLICE_MS) if left_ms >= 1 else None
                 reply = self._r.xread(after, count=count, block=block)
                 entries = self._entries(reply)
                 if entries or block is None:
                     return entries
-        return self._run("read", work)
+        return self._run("read", work, wait=block_ms / 1000.0)
 
     def _entries(self, reply: Any) -> list[Entry]:
         if isinstance(reply, dict):  # RESP3 shape: {stream: [[entries]]}
@@ -241,3 +259,48 @@ class RedisStore:
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r})"
+
+
+def _connection_base(redis: Any, url: str) -> type:
+    """The redis-py connection class the URL's scheme calls for (TCP, TLS or a Unix socket)."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "rediss":
+        return redis.SSLConnection
+    if scheme == "unix":
+        return redis.UnixDomainSocketConnection
+    return redis.Connection
+
+
+def _deadline_connection(base: type, connect_cap: float | None) -> type:
+    """A connection class that sizes its connect and socket timeouts from the current operation's deadline
+    (:func:`.store.time_left`) before each connect, send and read: so the pool's connections need no
+    per-call arguments, and a retry after a timeout finds no time left and fails at once."""
+    timeout_error = _redis().exceptions.TimeoutError
+
+    class DeadlineConnection(base):  # type: ignore[misc, valid-type]
+        def _fit(self) -> None:
+            left = time_left()
+            if left is None:  # used outside an operation: the configured timeouts stand
+                return
+            if left <= 0:
+                raise timeout_error(_DEADLINE_PASSED)
+            self.socket_timeout = left
+            self.socket_connect_timeout = left if connect_cap is None else min(left, connect_cap)
+            sock = getattr(self, "_sock", None)
+            if sock is not None:
+                sock.settimeout(left)
+
+        def _connect(self) -> Any:
+            self._fit()
+            return super()._connect()
+
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            self._fit()
+            super().send_packed_command(command, check_health)
+
+        def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            self._fit()
+            return super().read_response(*args, **kwargs)
+
+    DeadlineConnection.__name__ = DeadlineConnection.__qualname__ = f"Deadline{base.__name__}"
+    return DeadlineConnection

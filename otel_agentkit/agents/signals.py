@@ -3,7 +3,9 @@
 A direct signal is one key per signal; consuming it is an atomic take, so of several processes serving the
 same agent id exactly one gets it. A broadcast is stored once and each receiver marks it seen for itself, so
 every agent gets it once. An optional policy decides who may signal whom; a refusal raises PermissionError.
-Store failures raise :class:`StoreError` (coordination is not something to silently skip).
+Store failures raise :class:`StoreError` (coordination is not something to silently skip), in bounded time: a
+send gives the store :data:`.store.HOT_PATH_BUDGET` (a failed send is also counted and logged once, as the
+hot paths' are), ``wait_for`` returns within its ``timeout`` plus :data:`.store.DEADLINE_MARGIN`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,19 @@ from urllib.parse import quote
 
 from .. import semconv
 from . import telemetry as tel
-from .store import MAX_VALUE_BYTES, StateStore, check_name, check_seconds, decode, encode, open_store
+from .store import (
+    DEADLINE_MARGIN,
+    HOT_PATH_BUDGET,
+    MAX_VALUE_BYTES,
+    StateStore,
+    StoreError,
+    check_name,
+    check_seconds,
+    decode,
+    encode,
+    open_store,
+    within,
+)
 
 BROADCAST = "*"
 DEFAULT_TTL = 300.0
@@ -65,7 +79,8 @@ class Signals:
 
     # --- sending ------------------------------------------------------------------------------------------
     def signal(self, type: str, target: str, payload: Any = None, ttl: float | None = None) -> str:
-        """Send ``type`` to agent ``target``; the signal id. PermissionError if the policy refuses."""
+        """Send ``type`` to agent ``target``; the signal id. PermissionError if the policy refuses;
+        StoreError if the store fails or does not answer within HOT_PATH_BUDGET."""
         check_name("target", target)
         if target == BROADCAST:
             raise ValueError(f"target={target!r}: use broadcast() to signal every agent")
@@ -93,7 +108,12 @@ class Signals:
                   "sent_at": now, "expires_at": now + life, "trace_id": trace_id, "span_id": span_id}
         text = encode("payload", record, self.max_value_bytes)
         key = (_ALL if target == BROADCAST else f"{_TO}{_q(target)}:") + f"{_q(type)}:{signal_id}"
-        self.store.set(key, text, life)
+        try:
+            with within(HOT_PATH_BUDGET):
+                self.store.set(key, text, life)
+        except StoreError as exc:
+            t.contained("signals.send", exc, self.store.kind)  # counted and logged once; still raised
+            raise
         t.add(t.signals, 1, {semconv.AGENTKIT_SIGNAL_TYPE: type, semconv.AGENTKIT_SIGNAL_OUTCOME: "sent"})
         t.span_event(semconv.EVENT_SIGNAL_SENT, {**attrs, semconv.AGENTKIT_SIGNAL_ID: signal_id,
                                                  semconv.AGENTKIT_SIGNAL_OUTCOME: "sent"})
@@ -105,19 +125,21 @@ class Signals:
         return self._receive(type, consume, limit=None)
 
     def wait_for(self, type: str, timeout: float = 30.0, poll: float = 0.1) -> Signal | None:
-        """Block until a ``type`` signal arrives (consuming that one only); None after ``timeout`` seconds."""
+        """Block until a ``type`` signal arrives (consuming that one only); None after ``timeout`` seconds.
+        Returns within ``timeout`` plus DEADLINE_MARGIN: StoreError if the store did not answer by then."""
         check_name("type", type)
         check_seconds("timeout", timeout)
         check_seconds("poll", poll)
         deadline = time.monotonic() + timeout
-        while True:
-            got = self._receive(type, consume=True, limit=1)
-            if got:
-                return got[0]
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            time.sleep(min(poll, left))
+        with within(timeout + DEADLINE_MARGIN):
+            while True:
+                got = self._receive(type, consume=True, limit=1)
+                if got:
+                    return got[0]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                time.sleep(min(poll, left))
 
     def pending(self) -> list[Signal]:
         """Signals waiting for this agent, not consumed."""

@@ -3,6 +3,11 @@
 WAL mode lets readers run while one process writes; a busy timeout makes concurrent writers queue instead of
 failing. TTLs are wall-clock expiry times checked on every read (expired rows are purged now and then), and
 a blocking stream read polls with a short backoff: cheap enough for a handful of local agents, and no daemon.
+
+Every operation has a deadline (:mod:`.store`: the caller's, or ``timeout`` in all), which bounds both of its
+waits: for this process's other threads (one connection, one lock) and for another process's write lock
+(SQLite's busy wait, in slices, retried until the deadline by the clock). A locked, read-only or full database
+is a one-line :class:`.StoreError` by then.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..config import private_file
-from .store import Entry, StoreError, StreamInfo
+from ..sqlitefiles import SchemaTooNew, check_version, migrate
+from .store import Entry, StoreError, StreamInfo, no_time_left, operation, time_left
 
 T = TypeVar("T")
 
@@ -33,9 +39,15 @@ CREATE TABLE IF NOT EXISTS stream (
     name TEXT PRIMARY KEY, length INTEGER NOT NULL, last_id TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+# PRAGMA user_version migrations (sqlitefiles.migrate): a schema change is a new entry, never an edit.
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _SCHEMA),)
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _TOP = "\U0010ffff"  # the highest code point: prefix <= key < prefix + _TOP selects keys by prefix
 _PURGE_EVERY = 500  # writes between purges of expired keys
+_BUSY_SLICE_MS = 50  # SQLite's busy wait, at most: it counts its sleeps, not the clock, so the clock is read
+# between slices (on a loaded machine its sleeps run long, and a 5 s busy timeout could take 6)
+_LAST_LOOK = 0.05  # seconds of a blocking read's deadline kept for its last look at the table
+_MIN_WAIT = 0.001  # seconds: the least an operation gets from the store's own timeout
 
 
 class SQLiteStore:
@@ -44,6 +56,7 @@ class SQLiteStore:
     kind = "sqlite"
 
     def __init__(self, path: str | os.PathLike[str], timeout: float = 5.0, read_only: bool = False) -> None:
+        """``timeout``: the most one operation may wait (for a lock) when its caller set no earlier deadline."""
         self.path = Path(path).absolute()
         self.url = f"sqlite://{self.path}" + ("?mode=ro" if read_only else "")
         self._timeout = timeout
@@ -52,55 +65,104 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._writes = 0
-        self._connection()  # fail now, with the path in the message, rather than at first use
+        self._busy_ms = 0  # the connection's busy timeout now
+        with operation(max(timeout, _MIN_WAIT)):
+            self._connection()  # fail now, with the path in the message, rather than at first use
 
     # --- connection ---------------------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
+        """The open connection (opened within the current operation's deadline if there is none yet)."""
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
+        wait = max(time_left() or self._timeout, 0.001)
         try:
             if self._read_only:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self._timeout,
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=wait,
                                        isolation_level=None, check_same_thread=False)
+                try:
+                    check_version(conn, f"the agent store {self.path}", MIGRATIONS)
+                except sqlite3.OperationalError:  # unreadable now (a read-only filesystem and WAL): the
+                    pass  # first call says so, as a read-only store always has
             else:
                 private_file(self.path)
-                conn = sqlite3.connect(str(self.path), timeout=self._timeout, isolation_level=None,
+                conn = sqlite3.connect(str(self.path), timeout=wait, isolation_level=None,
                                        check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
-        except (sqlite3.Error, OSError) as exc:
+                migrate(conn, f"the agent store {self.path}", MIGRATIONS)
+        except (sqlite3.Error, OSError, SchemaTooNew) as exc:
             raise StoreError(self.url, "open", exc) from exc
-        self._conn, self._pid = conn, os.getpid()  # a forked child opens its own connection
+        self._conn, self._pid, self._busy_ms = conn, os.getpid(), 0  # a forked child opens its own connection
         return conn
 
-    def _run(self, operation: str, work: Callable[[sqlite3.Connection], T], write: bool = False,
+    def _fit_busy_timeout(self, conn: sqlite3.Connection, left: float) -> None:
+        """Let SQLite wait for another process's lock one slice at most, and never past the deadline."""
+        want = max(1, min(int(left * 1000), _BUSY_SLICE_MS))  # 0 would mean "do not wait at all"
+        if want != self._busy_ms:
+            conn.execute(f"PRAGMA busy_timeout={want}")
+            self._busy_ms = want
+
+    def _run(self, op: str, work: Callable[[sqlite3.Connection], T], write: bool = False,
              single: bool = False) -> T:
-        """Run ``work`` under the lock; a write of several statements in one IMMEDIATE transaction (a
-        ``single``-statement write is atomic by itself and skips BEGIN/COMMIT: the hot path)."""
-        with self._lock:
-            conn = self._connection()
+        """Run ``work`` as one operation: under the lock, within the deadline."""
+        with operation(max(self._timeout, _MIN_WAIT)) as budget:  # timeout=0: no lock wait, still a try
+            if budget <= 0:
+                raise StoreError(self.url, op, no_time_left(budget))
+            if not self._lock.acquire(timeout=budget):
+                raise StoreError(self.url, op, f"busy: another thread of this process held the store for "
+                                               f"{budget:.2f}s")
             try:
-                if not write or single:
-                    result = work(conn)
-                else:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        result = work(conn)
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        if conn.in_transaction:
-                            conn.execute("ROLLBACK")
-                        raise
-                if write:
-                    self._writes += 1
-                    if self._writes % _PURGE_EVERY == 0:
-                        conn.execute("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?",
-                                     (time.time(),))
-                return result
+                return self._locked(op, work, write, single, budget)
+            finally:
+                self._lock.release()
+
+    def _locked(self, op: str, work: Callable[[sqlite3.Connection], T], write: bool, single: bool,
+                budget: float) -> T:
+        """``work``, tried again while another process holds the lock and the deadline allows (a busy
+        statement or BEGIN did nothing, and a failed transaction was rolled back: a retry is safe)."""
+        conn = self._connection()
+        while True:
+            left = time_left() or 0.0
+            try:
+                self._fit_busy_timeout(conn, left)
+                result = self._attempt(conn, work, write, single)
+                break
             except sqlite3.Error as exc:
-                raise StoreError(self.url, operation, exc) from exc
+                busy = _busy(exc)
+                if busy and (time_left() or 0.0) > 0.001:
+                    continue
+                detail = f"{type(exc).__name__}: {exc}" + (f" (gave up within {budget:.2f}s)" if busy else "")
+                raise StoreError(self.url, op, detail) from exc
+        if write:
+            self._writes += 1
+            if self._writes % _PURGE_EVERY == 0:
+                self._purge(conn)
+        return result
+
+    def _purge(self, conn: sqlite3.Connection) -> None:
+        """Drop expired keys (housekeeping after a write that succeeded: a failure waits for the next turn)."""
+        try:
+            conn.execute("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?", (time.time(),))
+        except sqlite3.Error as exc:
+            from .. import diagnostics
+            diagnostics.report("agents.sqlite.purge", exc)
+
+    def _attempt(self, conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], write: bool,
+                 single: bool) -> T:
+        """One try: a write of several statements in one IMMEDIATE transaction (a ``single``-statement write
+        is atomic by itself and skips BEGIN/COMMIT: the hot path)."""
+        if not write or single:
+            result = work(conn)
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return result
 
     # --- keys ---------------------------------------------------------------------------------------------
     def set(self, key: str, value: str, ttl: float | None = None, *, only_if_absent: bool = False) -> bool:
@@ -205,23 +267,26 @@ class SQLiteStore:
         return removed
 
     def read(self, positions: Mapping[str, str], count: int, block_ms: int = 0) -> list[Entry]:
-        after = {name: self._seq_after(name, pos) for name, pos in positions.items()}
-        deadline = time.monotonic() + block_ms / 1000.0
-        pause = 0.002
-        while True:
-            def work(conn: sqlite3.Connection) -> list[Entry]:
-                found: list[Entry] = []
-                for name, seq in after.items():
-                    rows = conn.execute("SELECT ms, seq, data FROM stream_entry WHERE stream = ? AND seq > ? "
-                                        "ORDER BY seq LIMIT ?", (name, seq, count)).fetchall()
-                    found.extend(Entry(name, f"{ms}-{s}", data) for ms, s, data in rows)
-                return found
-            entries = self._run("read", work)
-            left = deadline - time.monotonic()
-            if entries or left <= 0:
-                return entries
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, 0.05)
+        with operation(self._timeout + block_ms / 1000.0):  # each look below is an operation within this one
+            after = {name: self._seq_after(name, pos) for name, pos in positions.items()}
+            # poll no longer than asked, nor past the deadline less the time for a last look
+            now = time.monotonic()
+            deadline = now + min(block_ms / 1000.0, (time_left() or 0.0) - _LAST_LOOK)
+            pause = 0.002
+            while True:
+                def work(conn: sqlite3.Connection) -> list[Entry]:
+                    found: list[Entry] = []
+                    for name, seq in after.items():
+                        rows = conn.execute("SELECT ms, seq, data FROM stream_entry WHERE stream = ? AND seq > ? "
+                                            "ORDER BY seq LIMIT ?", (name, seq, count)).fetchall()
+                        found.extend(Entry(name, f"{ms}-{s}", data) for ms, s, data in rows)
+                    return found
+                entries = self._run("read", work)
+                left = deadline - time.monotonic()
+                if entries or left <= 0:
+                    return entries
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.05)
 
     def _seq_after(self, stream: str, position: str) -> int:
         if position == "$":
@@ -298,6 +363,12 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.url!r})"
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """Another connection held the lock for longer than the busy timeout (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    return (code & 0xFF) in (5, 6) if code is not None else "locked" in str(exc)
 
 
 def _seq(entry_id: str) -> int:

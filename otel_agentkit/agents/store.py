@@ -3,6 +3,20 @@
 Two primitives are enough for all five: keys with a time to live, and append-only capped streams. SQLite
 (:mod:`.sqlite_store`, several processes on one machine) and Redis (:mod:`.redis_store`, several hosts)
 implement them with the same semantics, so every operation above this file is written once.
+
+Deadlines: a store that stops answering (a frozen host, a network split, a file locked by another process)
+must not hold an agent longer than the call promised. A high-level call sets a deadline with :func:`within`
+(a context variable, so it follows the call into the backend, into ``asyncio.to_thread`` and through nested
+calls: the earliest deadline wins), and each store operation sizes its waits from what is left of it: Redis
+connect and socket timeouts (retry included), the SQLite busy timeout and the wait for the store's thread
+lock. An operation with no deadline from its caller gets the store's own ``timeout`` in all. So:
+
+- a call given a timeout T (``Signals.wait_for``, ``Approvals.request``/``request_async``/``wait``,
+  ``EventStream.consume``'s ``block_ms``) returns within T + :data:`DEADLINE_MARGIN`, with a one-line
+  :class:`StoreError` when the store did not answer in time;
+- hot-path calls (``Heartbeat.beat``, ``EventStream.publish``, ``Signals.signal``/``broadcast``) give the
+  store :data:`HOT_PATH_BUDGET` and return within it: beats and publishes then count, log once and go on;
+  signal sends raise.
 """
 
 from __future__ import annotations
@@ -10,7 +24,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +35,9 @@ from ..config import ENV_AGENT_STORE  # store URL for agents/CLI; default sqlite
 DEFAULT_DB_NAME = "agents.db"
 MAX_VALUE_BYTES = 64 * 1024  # a payload, metadata or context bigger than this is refused
 MAX_NAME_LENGTH = 256
+DEADLINE_MARGIN = 0.5  # seconds: a call given a timeout T returns within T + this, answered or not
+HOT_PATH_BUDGET = 0.5  # seconds: a beat, publish or signal send returns within this, answered or not
+_SLACK = 0.25  # of every budget, kept for the work around the store (encoding, telemetry, a thread hop, GC)
 
 
 class StoreError(OSError):
@@ -28,6 +47,7 @@ class StoreError(OSError):
         self.store = store
         self.operation = operation
         detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        detail = " ".join(detail.splitlines())  # one line, whatever the driver said
         super().__init__(f"agent state store {store}: {operation} failed: {detail}")
 
     def __reduce__(self):  # keep it picklable across processes despite the custom __init__
@@ -114,6 +134,64 @@ class StateStore(Protocol):
     def ping(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+# --- deadlines ------------------------------------------------------------------------------------------
+
+_deadline: ContextVar[float | None] = ContextVar("otel_agentkit_store_deadline", default=None)
+
+
+class within:
+    """``with within(seconds):`` store calls made inside give up in time for the caller to return within
+    ``seconds`` from now (``seconds`` less a small slack for the caller's own work); inside another
+    ``within`` the earlier deadline holds."""
+
+    __slots__ = ("_end", "_token")
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + max(0.0, seconds - _SLACK)
+
+    def __enter__(self) -> within:
+        outer = _deadline.get()
+        self._token = _deadline.set(self._end if outer is None or outer > self._end else outer)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _deadline.reset(self._token)
+
+
+class operation:
+    """For backends: ``with operation(default) as budget:`` one store operation, ending at the caller's
+    deadline or ``default`` seconds from now, whichever is sooner. ``budget``: the seconds it has (0 or
+    less: the caller's deadline already passed). :func:`time_left` then reads what remains of it."""
+
+    __slots__ = ("_default", "_token")
+
+    def __init__(self, default: float) -> None:
+        self._default = default
+
+    def __enter__(self) -> float:
+        now = time.monotonic()
+        end = now + self._default
+        outer = _deadline.get()
+        if outer is not None and outer < end:
+            end = outer
+        self._token = _deadline.set(end)
+        return end - now
+
+    def __exit__(self, *exc: object) -> None:
+        _deadline.reset(self._token)
+
+
+def time_left() -> float | None:
+    """Seconds until the current deadline (negative once it passed); None outside any."""
+    end = _deadline.get()
+    return None if end is None else end - time.monotonic()
+
+
+def no_time_left(budget: float) -> str:
+    """The reason given when an operation starts after its caller's deadline (no I/O is attempted)."""
+    return f"no time left: the caller's deadline passed {-budget:.2f}s ago"
 
 
 # --- values: JSON only, size-limited, refused with a message naming the field -----------------------------

@@ -172,3 +172,30 @@ def test_unreachable_redis_raises_an_error_naming_the_store():
     with pytest.raises(StoreError, match=rf"redis://127.0.0.1:{port}/0: get failed: .*onnect"):
         s.get("x")
     s.close()
+
+
+def test_sqlite_schema_version(tmp_path):
+    """PRAGMA user_version: a new file gets the latest version, a file made before versions existed keeps its
+    data and is stamped, and one written by a newer release is refused in one line naming the file."""
+    import sqlite3
+
+    from otel_agentkit.agents.sqlite_store import _SCHEMA, MIGRATIONS, SQLiteStore
+    from otel_agentkit.agents.store import StoreError
+
+    fresh = SQLiteStore(tmp_path / "new.db")
+    fresh.close()
+    with sqlite3.connect(tmp_path / "new.db") as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0]
+    with sqlite3.connect(tmp_path / "old.db") as con:  # as releases before versions made it
+        con.executescript(_SCHEMA)
+        con.execute("INSERT INTO kv (key, value, expires_at) VALUES ('k', '\"v\"', NULL)")
+    old = SQLiteStore(tmp_path / "old.db")
+    assert old.get("k") == '"v"'
+    old.close()
+    with sqlite3.connect(tmp_path / "old.db") as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0]
+        con.execute("PRAGMA user_version = 99")
+    for read_only in (False, True):
+        with pytest.raises(StoreError) as info:
+            SQLiteStore(tmp_path / "old.db", read_only=read_only)
+        assert "newer otel-agentkit" in str(info.value) and "\n" not in str(info.value)

@@ -67,3 +67,15 @@ def test_every_room_is_described_on_the_architecture_page():
     page = (ROOT.parent / "docs" / "ARCHITECTURE.md").read_text()
     folders = sorted(p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     assert [f for f in folders if f"**{f}/**" not in page] == []
+
+
+def test_the_public_face_resolves():
+    """Every name the public packages export (docs/ARCHITECTURE.md, The public face) is importable from them:
+    internals may move, these names may not."""
+    import importlib
+
+    for package in ("otel_agentkit", "otel_agentkit.agents", "otel_agentkit.analytics", "otel_agentkit.alerts",
+                    "otel_agentkit.auto"):
+        module = importlib.import_module(package)
+        missing = [name for name in module.__all__ if not hasattr(module, name)]
+        assert missing == [], (package, missing)

@@ -19,6 +19,7 @@ LIBRARIES: dict[str, str] = {
     "anthropic": "otel_agentkit.auto.anthropic:AnthropicInstrumentor",
     "mistralai": "otel_agentkit.auto.mistral:MistralInstrumentor",
     "cohere": "otel_agentkit.auto.cohere:CohereInstrumentor",
+    "google-genai": "otel_agentkit.auto.google_genai:GoogleGenAIInstrumentor",
 }
 
 
@@ -33,7 +34,7 @@ def instrumentor(name: str) -> Any:
 
 
 # The module each library is imported as, where it differs from the name used here.
-MODULES: dict[str, str] = {}
+MODULES: dict[str, str] = {"google-genai": "google.genai"}
 
 
 def is_installed(name: str) -> bool:

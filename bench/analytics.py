@@ -1,7 +1,7 @@
 """``agentkit usage stats`` over 1M llm spans in JSONL, against the floor: just reading and JSON-parsing the
 same files.
 
-    python bench/analytics.py [--spans 1000000] [--quick] [--rounds 5] [--keep]
+    python bench/analytics.py [--spans 1000000] [--quick] [--rounds 5] [--keep] [--repeated-only]
 
 1. The real SDK (``agentkit.init`` with the jsonl exporter, ``attributes`` and ``record_llm_call``) writes a
    seed of 20,000 llm spans over 14 days; its lines are copied into rotated files of the same day until
@@ -18,7 +18,8 @@ same files.
                 command's GC policy: where the time between floor and stats goes, the reading or the
                 analytics on top
      reader:spans  iter_spans, every span read whole (SpanRecord), for comparison
-     stats      the command itself: ``agentkit usage stats --by model --json --path FILE ...``
+     stats      the command itself: ``agentkit usage stats --by model --json --path FILE ...``, cold (every
+                span read; the incremental summary, analytics.summary, left out)
      stats/10   the same over a tenth of the files, for memory
    Each child reports its own CPU time, wall time and peak RSS (VmHWM); imports and start-up count for
    the command (a user waits for them) and not for the floors.
@@ -28,6 +29,13 @@ same files.
 4. Prints stats / floor as the median of the rounds' ratios (target: at most 1.5), best against best, stats
    against the collector-off floor, and peak RSS at full size against a tenth of it (memory must not grow
    with the files).
+5. Repeated runs (the incremental summary kept in ``<dir>/.usage-summary``, analytics.summary): the command
+   once with no summary (``cached:first``: it reads every span and writes the summary), then ``--rounds``
+   times: 1% more spans appended to the newest file, the fastest plain floor over all the files, and the
+   command again (``cached:warm``: target under a second at 1M spans). Then once more after an append with
+   the span keys merged in read order as a read of several directories does (``cached:tracked``: the cost
+   and memory of exact de-duplication), and a cold run over the final files, whose output every cached
+   run must equal (the JSON output's digest).
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 SEED_SPANS = 20_000
 
@@ -78,6 +87,12 @@ elif mode.startswith("reader"):
             result = sum(1 for _ in iter_span_columns(files, USAGE_KEYS))
 else:
     from otel_agentkit.cli.main import main
+    from otel_agentkit.analytics import summary
+    if mode == "stats":
+        summary.MIN_BYTES = 1 << 62  # cold: every span read, no summary used or written
+    elif mode == "cached:tracked":  # as a read of several directories: keys merged in read order
+        run = summary._Query.run
+        summary._Query.run = lambda self, track: run(self, True)
     out = io.StringIO()
     args = ["usage", "stats", "--by", "model", "--json"]
     for name in files:
@@ -85,13 +100,23 @@ else:
     with contextlib.redirect_stdout(out):
         assert main(args) == 0
     result = json.loads(out.getvalue())["total"]["calls"]
+    import hashlib
+    digest = hashlib.sha256(out.getvalue().encode()).hexdigest()[:16]
+    if mode.startswith("cached:"):
+        assert summary.LAST.error is None and summary.LAST.mode, summary.LAST
+        info = {"summary_mode": summary.LAST.mode, "built": summary.LAST.built, "reused": summary.LAST.reused}
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 rss = 0
 with open("/proc/self/status") as f:
     for line in f:
         if line.startswith("VmHWM:"):
             rss = int(line.split()[1])
-print(json.dumps({"mode": mode, "wall": wall, "cpu": cpu, "rss_kb": rss, "result": result}))
+got = {"mode": mode, "wall": wall, "cpu": cpu, "rss_kb": rss, "result": result}
+if mode.startswith(("stats", "cached:")):
+    got["digest"] = digest
+if mode.startswith("cached:"):
+    got.update(info)
+print(json.dumps(got))
 """
 
 
@@ -190,6 +215,66 @@ def replicate(seed: Path, directory: Path, spans: int, per_file: int) -> list[Pa
     return files
 
 
+def append_spans(seed: Path, target: Path, spans: int, copy: int) -> None:
+    """``spans`` more spans (the seed's lines, with span ids of copy ``copy``) at the end of ``target``."""
+    written = 0
+    with open(target, "ab") as out:
+        for line in seed.read_bytes().splitlines(keepends=True):
+            if written >= spans:
+                break
+            n = line.count(b'"spanId"')
+            line = _renumbered(line, copy)
+            if written + n > spans:
+                request = json.loads(line)
+                ss = request["resourceSpans"][0]["scopeSpans"][0]
+                ss["spans"] = ss["spans"][: spans - written]
+                line, n = json.dumps(request, separators=(",", ":")).encode() + b"\n", spans - written
+            out.write(line)
+            written += n
+
+
+def repeated_runs(seed: Path, files: list[Path], spans: int, rounds: int, fast: list[str],
+                  run: Callable[[str, list[Path], int], dict], cold_digest: str) -> dict:
+    """Section 5 of the docstring: the summary written once, then warm runs after 1% appends, each
+    answer held to a cold run's over the same files (its JSON output's digest)."""
+    step = max(spans // 100, 1)
+    total = spans
+    first = run("cached:first", files, 0)
+    assert first["digest"] == cold_digest, (first, cold_digest)
+    warm: list[dict] = []
+    ratios: list[float] = []
+    for r in range(rounds):
+        append_spans(seed, files[-1], step, 1000 + r)
+        total += step
+        floors = [run(m, files, r) for m in fast]
+        got = run("cached:warm", files, r)
+        assert got["result"] == total and got["built"] == 1 and got["summary_mode"] == "clean", got
+        warm.append(got)
+        ratios.append(got["cpu"] / min(f["cpu"] for f in floors))
+    tracked = run("cached:tracked", files, rounds - 1)  # nothing appended since: the merging of keys alone
+    cold = run("stats", files, rounds - 1)
+    assert cold["result"] == total and warm[-1]["digest"] == cold["digest"] == tracked["digest"], (warm, cold)
+    best = min(warm, key=lambda g: g["cpu"])
+    return {"appended_per_round": step, "spans_at_end": total, "first_cpu_s": round(first["cpu"], 3),
+            "first_wall_s": round(first["wall"], 3), "first_peak_rss_mb": round(first["rss_kb"] / 1024, 1),
+            "warm_cpu_s_rounds": [round(g["cpu"], 3) for g in warm],
+            "warm_wall_s_rounds": [round(g["wall"], 3) for g in warm], "warm_cpu_s_best": round(best["cpu"], 3),
+            "warm_over_floor_median_of_rounds": round(statistics.median(ratios), 4),
+            "warm_peak_rss_mb": round(max(g["rss_kb"] for g in warm) / 1024, 1),
+            "tracked_cpu_s": round(tracked["cpu"], 3), "tracked_wall_s": round(tracked["wall"], 3),
+            "tracked_peak_rss_mb": round(tracked["rss_kb"] / 1024, 1), "cold_cpu_s_at_end": round(cold["cpu"], 3),
+            "summary_bytes": (files[0].parent / ".usage-summary" / "summary.msgpack").stat().st_size}
+
+
+def print_repeated(r: dict) -> None:
+    print(f"\nrepeated runs (incremental summary): first run {r['first_cpu_s']} s CPU ({r['first_wall_s']} s wall, "
+          f"writes the summary, {r['summary_bytes'] / 1e6:.1f} MB); after +{r['appended_per_round']:,} spans (1%) "
+          f"each round: warm {r['warm_cpu_s_rounds']} s CPU ({r['warm_wall_s_rounds']} s wall), "
+          f"{r['warm_over_floor_median_of_rounds']} x the floor (median), peak RSS {r['warm_peak_rss_mb']} MB; "
+          f"keys merged in read order (as for several directories): {r['tracked_cpu_s']} s CPU, peak RSS "
+          f"{r['tracked_peak_rss_mb']} MB; every answer equal to a cold run's")
+
+
 def run_child(mode: str, files: list[Path]) -> dict:
     code = f"PARSERS = {PARSERS!r}\n" + CHILD
     proc = subprocess.run([sys.executable, "-c", code, mode, *map(str, files)], capture_output=True, text=True,
@@ -240,6 +325,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--instructions", type=int, metavar="SPANS", default=0,
                         help="also count instructions with valgrind's callgrind over this many spans")
+    parser.add_argument("--repeated-only", action="store_true",
+                        help="only the floors, one cold run and the repeated runs of section 5")
     args = parser.parse_args()
     spans = 100_000 if args.quick else args.spans
     import compileall
@@ -274,10 +361,21 @@ def main() -> None:
         # library's json when orjson or msgspec is there), the reader and the command back to back, in
         # alternating order: each round's ratio is the command over the fastest floor of that round, runs
         # made moments apart, because this machine's speed drifts by more than the figures measured.
-        for mode in floors:
-            run(mode, files, 0)
         plain = [m for m in floors if not m.endswith("/nogc")]
         fast = [m for m in plain if m != "floor:json"] or plain
+        if args.repeated_only:
+            floor_runs = [run(m, files, 0) for m in fast]
+            cold = run("stats", files, 0)
+            assert cold["result"] == spans, cold
+            repeated = repeated_runs(seed, files, spans, args.rounds, fast, run, cold["digest"])
+            repeated.update(spans=spans, files=len(files), bytes=size, cold_cpu_s=round(cold["cpu"], 3),
+                            floor_cpu_s=round(min(g["cpu"] for g in floor_runs), 3),
+                            cold_over_floor=round(cold["cpu"] / min(g["cpu"] for g in floor_runs), 2))
+            print_repeated(repeated)
+            print(json.dumps(repeated))
+            return
+        for mode in floors:
+            run(mode, files, 0)
         nogc_mode = min((m for m in floors if m.endswith("/nogc")), key=lambda m: runs[m][0]["cpu"])
         ratios: list[float] = []
         for r in range(args.rounds):
@@ -315,6 +413,9 @@ def main() -> None:
               f"{summary['stats_over_floor_nogc_best']}; the reader alone is {summary['reader_over_floor_best']} x "
               f"floor; peak RSS {summary['peak_rss_mb']} MB at full size against {summary['peak_rss_mb_tenth']} MB "
               f"on a tenth ({mem:.2f}x)")
+        repeated = repeated_runs(seed, files, spans, args.rounds, fast, run, best["stats"]["digest"])
+        summary["repeated"] = repeated
+        print_repeated(repeated)
         if args.instructions:
             counted = count_instructions(seed.read_bytes().splitlines(keepends=True), work, args.instructions)
             summary["instructions"] = counted

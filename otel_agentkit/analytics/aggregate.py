@@ -6,24 +6,42 @@ few kilobytes however many calls it has. The alert engine's percentile (alerts.e
 nearest rank, kept apart on purpose: its summaries merge across a rule's time slots at every tick, so they
 are always bucketed (and it interpolates in the explicit buckets of metric points), where a report's figure
 for a group of up to EXACT_LIMIT calls is exact.
+
+Every figure here is a function of the set of calls added, not of their order: a group's Quantiles are its
+values while there are at most EXACT_LIMIT of them and their buckets after; costs are summed as whole
+multiples of 2^-64 USD (integers, so sums do not depend on the order of adding); sampled calls are summed
+per ratio and scaled once. So figures merged from per-file, per-hour parts (analytics.summary) are the
+very figures of one read in file order, to the last bit.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 from .records import UsageRecord
 
 EXACT_LIMIT = 10_000
-_GAMMA = 1.02  # bucket i holds (GAMMA^(i-1), GAMMA^i]; the midpoint is within 1% of any value in it
+GAMMA = 1.02
+"""Bucket i holds (GAMMA^(i-1), GAMMA^i]; its midpoint is within 1% of any value in it."""
+_GAMMA = GAMMA
 _LOG_GAMMA = math.log(_GAMMA)
 _MIN_VALUE = 1e-9
 
 
+def bucket_index(value: float) -> int | None:
+    """The bucket a value falls in once a group is bucketed; None for the zero bucket (<= 1 ns)."""
+    if value <= _MIN_VALUE:
+        return None
+    return math.ceil(math.log(value) / _LOG_GAMMA)
+
+
 class Quantiles:
-    """Percentiles of non-negative values (seconds): exact up to EXACT_LIMIT values, then within 1%."""
+    """Percentiles of non-negative values (seconds): exact up to EXACT_LIMIT values, then within 1%.
+
+    The state is a function of the values added, whatever their order or grouping: the values themselves
+    while there are at most EXACT_LIMIT, else the bucket counts of all of them."""
 
     __slots__ = ("_values", "_buckets", "_zeros", "count")
 
@@ -52,19 +70,34 @@ class Quantiles:
         i = math.ceil(math.log(value) / _LOG_GAMMA)
         self._buckets[i] = self._buckets.get(i, 0) + 1
 
+    def _to_buckets(self) -> None:
+        if self._values is not None:
+            values, self._values = self._values, None
+            for v in values:
+                self._bucket(v)
+
     def merge(self, other: Quantiles) -> None:
         if other._values is not None:
             for v in other._values:
                 self.add(v)
             return
-        if self._values is not None:
-            values, self._values = self._values, None
-            for v in values:
-                self._bucket(v)
-        self._zeros += other._zeros
-        for i, n in other._buckets.items():
-            self._buckets[i] = self._buckets.get(i, 0) + n
-        self.count += other.count
+        self.merge_parts(other.count, other._zeros, other._buckets, None)
+
+    def merge_parts(self, count: int, zeros: int, buckets: dict[int, int],
+                    values: Callable[[], Iterable[float]] | None) -> None:
+        """Merge values known by their count, zero-bucket count and bucket counts, and by the values
+        themselves (``values()``, called only when the result stays exact: a stored part's values are
+        read only then). ``values`` None: the part is past EXACT_LIMIT, so the result is too."""
+        if values is not None and self._values is not None and self.count + count <= EXACT_LIMIT:
+            self._values.extend(values())
+            self.count += count
+            return
+        self._to_buckets()
+        self._zeros += zeros
+        mine = self._buckets
+        for i, n in buckets.items():
+            mine[i] = mine.get(i, 0) + n
+        self.count += count
 
     def quantile(self, q: float) -> float | None:
         """The nearest-rank q-quantile (0 < q <= 1), or None with no values."""
@@ -111,27 +144,40 @@ def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-_SCALED = ("calls", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "unpriced")
+SUMS = ("calls", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "unpriced")
+"""The integer totals of a group, in the order Accumulator.sums() and merge_sums() take them."""
+
+COST_UNIT = 2.0 ** 64
+"""Costs are summed as whole multiples of 1/COST_UNIT USD (about 5e-20): integer sums, exact in any order.
+int(cost * COST_UNIT) is exact for any cost of at least 2^-12 USD (2.4e-4), and off by less than one unit
+below that."""
+_COST_ONE = 1 << 64
 
 
 class Accumulator:
     """Running totals for one group.
 
-    A call recorded under ratio sampling stands for 1/ratio calls: it is counted once in the exact
-    integer totals, and the rest of its weight goes to ``extra`` (float), so that sums stay exact integers
-    when nothing was sampled and are scaled estimates, rounded, when something was.
+    A call recorded under ratio sampling stands for 1/ratio calls: it is counted once in the exact integer
+    totals, and its own figures are also summed per ratio (``samples``: ratio -> SUMS and cost), scaled by
+    1/ratio - 1 once, when the result is made. So sums stay exact integers when nothing was sampled and are
+    scaled estimates, rounded, when something was; and either way they do not depend on the order calls
+    were added in.
     """
 
     __slots__ = ("calls", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost",
-                 "unpriced", "latency", "sampled", "extra")
+                 "unpriced", "latency", "samples")
 
     def __init__(self) -> None:
         self.calls = self.errors = self.input = self.output = 0
         self.cache_read = self.cache_write = self.reasoning = self.unpriced = 0
-        self.cost = 0.0
+        self.cost = 0  # in 1/COST_UNIT USD
         self.latency = Quantiles()
-        self.sampled = 0
-        self.extra: dict[str, float] | None = None  # the scaled-up part of sampled calls, per _SCALED field
+        self.samples: dict[float, list[int]] | None = None  # ratio -> SUMS, then cost, of the sampled calls
+
+    @property
+    def sampled(self) -> int:
+        """How many of the calls were recorded under ratio sampling."""
+        return sum(s[0] for s in self.samples.values()) if self.samples else 0
 
     def add(self, r: UsageRecord) -> None:
         self.calls += 1
@@ -142,45 +188,62 @@ class Accumulator:
         self.cache_read += r.cache_read_tokens
         self.cache_write += r.cache_write_tokens
         self.reasoning += r.reasoning_tokens
-        if r.cost_usd is None:
+        cost = r.cost_usd
+        if cost is None:
             self.unpriced += 1
         else:
-            self.cost += r.cost_usd
+            self.cost += int(cost * COST_UNIT)
         self.latency.add(r.duration_s)
         if r.sampling_ratio is not None:
-            self._scale(r, 1.0 / r.sampling_ratio - 1.0)
+            self._sample(r)
 
-    def _scale(self, r: UsageRecord, more: float) -> None:
-        self.sampled += 1
-        extra = self.extra
-        if extra is None:
-            extra = self.extra = dict.fromkeys(_SCALED, 0.0)
-        extra["calls"] += more
-        extra["errors"] += 0.0 if r.ok else more
-        extra["input"] += r.input_tokens * more
-        extra["output"] += r.output_tokens * more
-        extra["cache_read"] += r.cache_read_tokens * more
-        extra["cache_write"] += r.cache_write_tokens * more
-        extra["reasoning"] += r.reasoning_tokens * more
-        if r.cost_usd is None:
-            extra["unpriced"] += more
-        else:
-            self.cost += r.cost_usd * more
+    def _sample(self, r: UsageRecord) -> None:
+        if self.samples is None:
+            self.samples = {}
+        s = self.samples.get(r.sampling_ratio)  # type: ignore[arg-type]
+        if s is None:
+            s = self.samples[r.sampling_ratio] = [0] * (len(SUMS) + 1)  # type: ignore[index]
+        add_sample(s, r)
+
+    def sums(self) -> list[int]:
+        return [self.calls, self.errors, self.input, self.output, self.cache_read, self.cache_write,
+                self.reasoning, self.unpriced]
+
+    def merge_sums(self, sums: Sequence[int], cost: int, samples: dict[float, list[int]] | None) -> None:
+        """Add totals kept elsewhere (SUMS in order, the cost in 1/COST_UNIT USD, the per-ratio sums)."""
+        self.calls += sums[0]
+        self.errors += sums[1]
+        self.input += sums[2]
+        self.output += sums[3]
+        self.cache_read += sums[4]
+        self.cache_write += sums[5]
+        self.reasoning += sums[6]
+        self.unpriced += sums[7]
+        self.cost += cost
+        if samples:
+            mine = self.samples if self.samples is not None else {}
+            for r, s in samples.items():
+                have = mine.get(r)
+                mine[r] = list(s) if have is None else [a + b for a, b in zip(have, s)]
+            self.samples = mine
 
     def merge(self, other: Accumulator) -> None:
-        for name in ("calls", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost",
-                     "unpriced"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.merge_sums(other.sums(), other.cost, other.samples)
         self.latency.merge(other.latency)
-        self.sampled += other.sampled
-        if other.extra is not None:
-            mine = self.extra if self.extra is not None else dict.fromkeys(_SCALED, 0.0)
-            self.extra = {k: mine[k] + other.extra[k] for k in _SCALED}
 
     def scaled(self, name: str) -> int:
         """A total: exact when no call was sampled, else the estimate (rounded to a whole number)."""
         value = getattr(self, name)
-        return value if self.extra is None else int(round(value + self.extra[name]))
+        if not self.samples:
+            return value
+        i = SUMS.index(name)
+        return int(round(value + sum((1.0 / r - 1.0) * s[i] for r, s in sorted(self.samples.items()))))
+
+    def cost_usd(self) -> float:
+        if not self.samples:
+            return self.cost / _COST_ONE
+        extra = sum((1.0 / r - 1.0) * s[-1] for r, s in sorted(self.samples.items()))
+        return (self.cost + extra) / COST_UNIT
 
     def result(self, key: str) -> GroupStats:
         t = self.scaled
@@ -189,10 +252,26 @@ class Accumulator:
             key=key, calls=calls, errors=errors, error_rate=ratio(errors, calls),
             input_tokens=inp, output_tokens=t("output"), cache_read_tokens=cache_read,
             cache_write_tokens=t("cache_write"), reasoning_tokens=t("reasoning"),
-            total_tokens=inp + t("output"), cost_usd=round(self.cost, 9), unpriced_calls=t("unpriced"),
+            total_tokens=inp + t("output"), cost_usd=round(self.cost_usd(), 9), unpriced_calls=t("unpriced"),
             latency_p50_s=self.latency.quantile(0.50), latency_p95_s=self.latency.quantile(0.95),
             cache_hit_rate=ratio(cache_read, inp), estimated=self.sampled > 0, sampled_calls=self.sampled,
         )
+
+
+def add_sample(s: list[int], r: UsageRecord) -> None:
+    """Add a sampled call to its ratio's sums (SUMS in order, then the cost)."""
+    s[0] += 1
+    if not r.ok:
+        s[1] += 1
+    s[2] += r.input_tokens
+    s[3] += r.output_tokens
+    s[4] += r.cache_read_tokens
+    s[5] += r.cache_write_tokens
+    s[6] += r.reasoning_tokens
+    if r.cost_usd is None:
+        s[7] += 1
+    else:
+        s[8] += int(r.cost_usd * COST_UNIT)
 
 
 def sort_groups(groups: Iterable[GroupStats], by: str) -> list[GroupStats]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -112,6 +113,9 @@ def reset_telemetry(directory: str | os.PathLike[str], confirm: bool = False) ->
             p.unlink()
         except FileNotFoundError:  # rotated away or removed by retention meanwhile
             pass
+    from .summary import SUMMARY_DIR
+
+    shutil.rmtree(d / SUMMARY_DIR, ignore_errors=True)  # the incremental summary of the files just deleted
     result.deleted = True
     return result
 

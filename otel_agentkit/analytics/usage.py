@@ -1,6 +1,11 @@
 """Usage: recent calls, grouped figures (calls, tokens, cost, errors, latency, cache hits) and two periods
 side by side. Every function reads the spans once, streaming; costs.py and export.py hold the rest.
 
+Grouped figures (``collect``, so ``usage_stats`` and the report) come from the incremental summaries kept
+next to the files (analytics.summary) when the read is large enough and the directory can hold one: the
+figures are those of a cold read, and a repeated read costs what was appended since. ``cache=False``
+reads cold, as does any fault of the summaries.
+
 Each takes a ``source`` (a telemetry file, directory, glob or list of them: ours or a Collector file
 exporter's output) and returns a plain dataclass; the ``agentkit usage`` commands print these.
 """
@@ -12,8 +17,9 @@ import heapq
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from .. import diagnostics
 from .aggregate import Accumulator, GroupStats, ratio, sort_groups
-from .records import Progress, ReadSummary, Source, UsageReader, UsageRecord
+from .records import Progress, ReadSummary, Source, UsageReader, UsageRecord, load_pricing
 from .timeparse import UTC, Window, positive_days, tz_name
 
 GROUP_FIELDS = ("model", "provider", "workflow", "tier", "agent", "stage", "day")
@@ -87,10 +93,17 @@ class Collected:
 
 def collect(source: Source, window: Window, by: Sequence[str] = (), *, pricing: Any = None,
             progress: Progress | None = None, where: Callable[[UsageRecord], bool] | None = None,
-            also: Callable[[UsageRecord], None] | None = None) -> Collected:
+            also: Callable[[UsageRecord], None] | None = None, cache: bool = True) -> Collected:
     """One pass over the calls: totals, and per group for each field in ``by``. ``where`` filters calls;
-    ``also`` sees every call that is counted (for figures of another shape in the same pass)."""
+    ``also`` sees every call that is counted (for figures of another shape in the same pass). Without
+    either, the figures come from the summaries when ``cache`` (see the module docstring)."""
     keyed = [(b, key_function(b, window.tz), {}) for b in by]
+    if pricing is None:
+        pricing = load_pricing()
+    if cache and where is None and also is None:
+        got = _summarized(source, window, by, pricing, progress)
+        if got is not None:
+            return got
     total = Accumulator()
     reader = UsageReader(source, window, pricing=pricing, progress=progress)
     for r in reader:
@@ -110,6 +123,22 @@ def collect(source: Source, window: Window, by: Sequence[str] = (), *, pricing: 
         for acc in keyed[0][2].values():
             total.merge(acc)
     return Collected(window, total, {b: g for b, _, g in keyed}, reader.summary)
+
+
+def _summarized(source: Source, window: Window, by: Sequence[str], pricing: Any,
+                progress: Progress | None) -> Collected | None:
+    """collect's figures from the summaries; None (read cold) when they do not apply or fail."""
+    from . import summary
+
+    try:
+        got = summary.collect(source, window, by, pricing, progress, DayKey(window.tz) if "day" in by else None)
+    except Exception as exc:  # never the command's failure: the cold read answers
+        summary.LAST.error = f"{type(exc).__name__}: {exc}"
+        diagnostics.logger.debug("otel_agentkit: usage summary not used: %r", exc, exc_info=True)
+        return None
+    if got is None:
+        return None
+    return Collected(window, got.total, got.groups, got.read)
 
 
 # --- show and stats ----------------------------------------------------------------------------------------
@@ -148,11 +177,12 @@ class UsageStats:
 
 
 def usage_stats(source: Source, window: Window, by: str | None = None, *, pricing: Any = None,
-                progress: Progress | None = None) -> UsageStats:
-    """Calls, tokens, cost, error rate, latency p50/p95 and cache hit rate, in all and per ``by`` group."""
+                progress: Progress | None = None, cache: bool = True) -> UsageStats:
+    """Calls, tokens, cost, error rate, latency p50/p95 and cache hit rate, in all and per ``by`` group.
+    ``cache=False``: read every span, leaving the summaries alone (see the module docstring)."""
     if by is not None:
         key_function(by)  # validate before reading
-    c = collect(source, window, (by,) if by else (), pricing=pricing, progress=progress)
+    c = collect(source, window, (by,) if by else (), pricing=pricing, progress=progress, cache=cache)
     groups = sort_groups((acc.result(k) for k, acc in c.groups[by].items()), by) if by else []
     return UsageStats(Period.of(window), by, c.total.result("all"), groups, c.read)
 

@@ -177,6 +177,8 @@ def register(subparsers: Any) -> None:
 
     stats = sub.add_parser("stats", help="calls, tokens, cost, error rate, latency p50/p95, cache hit rate")
     stats.add_argument("--by", choices=GROUP_FIELDS, help="one row per value of this field")
+    stats.add_argument("--no-cache", action="store_true",
+                       help="read every span; neither use nor update <dir>/.usage-summary")
     add_common(stats)
     add_prometheus(stats)
     stats.set_defaults(func=_stats)
@@ -272,7 +274,7 @@ def _stats(args: argparse.Namespace) -> int:
         result = run_prometheus(args, prometheus_usage_stats, args.by)
         label = " (from Prometheus; p50/p95 ESTIMATED from histogram buckets: see below)"
     else:
-        result = run_read(args, usage_stats, args.by)
+        result = run_read(args, usage_stats, args.by, cache=not args.no_cache)
         label = " (ESTIMATED from sampled spans: see below)" if result.total.estimated else ""
     if args.json:
         print_json(result)

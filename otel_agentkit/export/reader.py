@@ -37,7 +37,8 @@ _typed_spans: Any = ...  # the typed decoder of trace lines (otlp_typed): loaded
 
 __all__ = ["SIGNALS", "TIME_LIMIT_NS", "TOP_KEYS", "FileName", "MetricPoint", "ReadStats", "SpanColumns", "SpanRecord",
            "Stream", "columns_of", "decode_attributes", "decode_value", "file_name", "iter_metric_points",
-           "iter_requests", "iter_span_columns", "iter_spans", "list_files", "parse_file_name", "span_key"]
+           "iter_requests", "iter_span_columns", "iter_spans", "list_files", "open_telemetry_file", "parse_file_name",
+           "span_key", "span_line_decoder"]
 
 
 def _loads(line: bytes) -> Any:
@@ -191,7 +192,7 @@ READ_BUFFER_BYTES = 4 << 20
 gathers it from hundreds of chunks; with a buffer larger than the line it copies it once (7x faster)."""
 
 
-def _open(path: Path) -> IO[bytes]:
+def open_telemetry_file(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")
     return open(path, "rb", buffering=READ_BUFFER_BYTES)
@@ -241,7 +242,7 @@ def _dict_decoder(signal: str, extract: Extract[T]) -> Decode[T]:
     return decode
 
 
-def _span_decoder(keys: Sequence[str] | None = None) -> Decode[Any]:
+def span_line_decoder(keys: Sequence[str] | None = None) -> Decode[Any]:
     """SpanRecords (or SpanColumns of ``keys``) from trace lines: the typed decoder (msgspec), with the
     careful one for the lines it refuses."""
     global _typed_spans
@@ -296,7 +297,7 @@ def _records(path: PathArg, signal: str, decode: Decode[T], since: TimeArg, unti
     def gen() -> Iterator[T]:
         for p in files:
             try:
-                f = _open(p)
+                f = open_telemetry_file(p)
             except OSError as exc:
                 stats.unreadable_files += 1
                 stats.errors.append(f"{p}: {exc}")
@@ -352,7 +353,7 @@ def iter_spans(path: PathArg, since: TimeArg = None, until: TimeArg = None, stat
     (what a check of the writing side wants). A missing file or directory raises FileNotFoundError at
     once; bad content is skipped and counted.
     """
-    return _records(path, "traces", _span_decoder(), since, until, stats, max_line_bytes, unique)
+    return _records(path, "traces", span_line_decoder(), since, until, stats, max_line_bytes, unique)
 
 
 def iter_span_columns(path: PathArg, keys: Sequence[str], since: TimeArg = None, until: TimeArg = None,
@@ -361,7 +362,7 @@ def iter_span_columns(path: PathArg, keys: Sequence[str], since: TimeArg = None,
     """As :func:`iter_spans`, but each span as :class:`SpanColumns`: the values of ``keys`` in that order,
     with ids, times and status. Faster when the same few attributes of every span are all a reader needs."""
     keys = tuple(keys)
-    return _records(path, "traces", _span_decoder(keys), since, until, stats, max_line_bytes, unique)
+    return _records(path, "traces", span_line_decoder(keys), since, until, stats, max_line_bytes, unique)
 
 
 def iter_metric_points(path: PathArg, since: TimeArg = None, until: TimeArg = None,

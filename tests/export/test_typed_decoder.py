@@ -49,7 +49,7 @@ def test_the_collectors_format_and_ours_take_the_typed_path(tmp_path):
 
 def test_other_encodings_fall_back_to_the_careful_path():
     line = json.dumps(PROTO_STYLE_TRACES).encode()  # base64 ids, enum names, plain int64 numbers
-    spans = list(reader._span_decoder()(line, None, None))
+    spans = list(reader.span_line_decoder()(line, None, None))
     assert _same(spans, _careful(line)) and spans[0].trace_id == TRACE
 
 
@@ -113,7 +113,7 @@ def test_typed_and_careful_paths_agree_on_any_request(request, since, until):
     if typed is not None:
         assert expected[0] == "ok" and _same(typed[1], expected[1])
     try:
-        combined = ("ok", list(reader._span_decoder()(line, since, until)))
+        combined = ("ok", list(reader.span_line_decoder()(line, since, until)))
     except Exception as exc:
         combined = ("corrupt", type(exc))
     assert combined[0] == expected[0] and (combined[0] == "corrupt" or _same(combined[1], expected[1]))
@@ -139,7 +139,7 @@ def test_columns_agree_with_the_spans_they_come_from(request, since):
     if typed is not None:
         assert expected[0] == "ok" and _same(typed, expected[1])
     try:
-        combined = ("ok", list(reader._span_decoder(_KEYS)(line, since, None)))
+        combined = ("ok", list(reader.span_line_decoder(_KEYS)(line, since, None)))
     except Exception as exc:
         combined = ("corrupt", type(exc))
     assert combined[0] == expected[0] and (combined[0] == "corrupt" or _same(combined[1], expected[1]))

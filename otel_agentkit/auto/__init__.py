@@ -20,6 +20,7 @@ LIBRARIES: dict[str, str] = {
     "mistralai": "otel_agentkit.auto.mistral:MistralInstrumentor",
     "cohere": "otel_agentkit.auto.cohere:CohereInstrumentor",
     "google-genai": "otel_agentkit.auto.google_genai:GoogleGenAIInstrumentor",
+    "bedrock": "otel_agentkit.auto.bedrock:BedrockInstrumentor",
 }
 
 
@@ -34,7 +35,7 @@ def instrumentor(name: str) -> Any:
 
 
 # The module each library is imported as, where it differs from the name used here.
-MODULES: dict[str, str] = {"google-genai": "google.genai"}
+MODULES: dict[str, str] = {"google-genai": "google.genai", "bedrock": "boto3"}
 
 
 def is_installed(name: str) -> bool:

@@ -301,3 +301,10 @@ FINISH_REASON_ERROR: Final = "error"
 # The provider value for a Google GenAI client whose backend is not known (the google-genai instrumentor uses
 # gcp.gemini for the Gemini Developer API and gcp.vertex_ai for Vertex AI, and this when it cannot tell).
 PROVIDER_GCP_GEN_AI: Final = "gcp.gen_ai"
+
+
+# OpenAI Agents SDK bridge (auto/openai_agents.py): a handoff, which the GenAI conventions have no operation for,
+# is an event on the handing-off agent's span.
+EVENT_HANDOFF: Final = "agentkit.handoff"
+AGENTKIT_HANDOFF_FROM: Final = "agentkit.handoff.from_agent"
+AGENTKIT_HANDOFF_TO: Final = "agentkit.handoff.to_agent"

@@ -21,6 +21,7 @@ LIBRARIES: dict[str, str] = {
     "cohere": "otel_agentkit.auto.cohere:CohereInstrumentor",
     "google-genai": "otel_agentkit.auto.google_genai:GoogleGenAIInstrumentor",
     "bedrock": "otel_agentkit.auto.bedrock:BedrockInstrumentor",
+    "openai-agents": "otel_agentkit.auto.openai_agents:OpenAIAgentsInstrumentor",
 }
 
 
@@ -35,7 +36,7 @@ def instrumentor(name: str) -> Any:
 
 
 # The module each library is imported as, where it differs from the name used here.
-MODULES: dict[str, str] = {"google-genai": "google.genai", "bedrock": "boto3"}
+MODULES: dict[str, str] = {"google-genai": "google.genai", "bedrock": "boto3", "openai-agents": "agents"}
 
 
 def is_installed(name: str) -> bool:

@@ -4,11 +4,13 @@ be undone exactly, and the instrumentor base (version check, the recorder, unpat
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterable
+from urllib.parse import urlsplit
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -47,6 +49,20 @@ get = get_field  # a field of a response object, or a key of a dict shaped like 
 
 
 _servers: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[str | None, int | None]]] = weakref.WeakKeyDictionary()
+
+
+@functools.lru_cache(maxsize=64)
+def url_server(url: str) -> tuple[str | None, int | None]:
+    """``server.address`` and ``server.port`` of a base URL given as a string (port from the scheme if
+    implicit)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None, None
+    if not parts.hostname:
+        return None, None
+    return parts.hostname, port if port is not None else {"https": 443, "http": 80}.get(parts.scheme)
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:

@@ -35,9 +35,8 @@ from .. import diagnostics, semconv as sc
 from ..instrument import telemetry as _state
 from ..instrument.deferred import abandon
 from ..instrument.invocation import Invocation
-from ._common import AutoInstrumentor, Patch, get, listed, number, text
+from ._common import AutoInstrumentor, Patch, get, listed, number, text, url_server
 from .calls import Call, Endpoint, attributes, begin, fill, set_tool_calls
-from .mistral import url_server
 from .streams import StreamState, TracedStream
 
 REQUIREMENT = "boto3 >= 1.34.116, < 2"  # converse / converse_stream came in 1.34.116

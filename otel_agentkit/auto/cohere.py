@@ -25,9 +25,8 @@ from typing import Any, Collection, Mapping
 from .. import semconv as sc
 from ..instrument.invocation import Invocation
 from ..instrument.kinds import EMBEDDINGS
-from ._common import AutoInstrumentor, Patch, get, listed, number, text
+from ._common import AutoInstrumentor, Patch, get, listed, number, text, url_server
 from .calls import Endpoint, async_wrapper, attributes, fill, set_tool_calls, sync_wrapper
-from .mistral import url_server
 
 REQUIREMENT = "cohere >= 5.20, < 8"
 

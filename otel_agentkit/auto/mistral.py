@@ -13,9 +13,7 @@ suppress_native_spans=False)`` keeps it).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Callable, Collection, Mapping
-from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 
@@ -23,7 +21,7 @@ from .. import semconv as sc
 from ..instrument import responses
 from ..instrument.invocation import Invocation
 from ..instrument.kinds import EMBEDDINGS
-from ._common import AUTO_KEY, AutoInstrumentor, Patch, get, listed, number, text
+from ._common import AUTO_KEY, AutoInstrumentor, Patch, get, listed, number, text, url_server
 from .calls import Endpoint, async_wrapper, attributes, fill, set_tool_calls, sync_wrapper
 
 REQUIREMENT = "mistralai >= 3.0, < 4"
@@ -43,20 +41,6 @@ def finish_reason(value: Any) -> str:
     """The spec's value for a Mistral finish reason (idempotent: a spec value maps to itself)."""
     raw = str(value)
     return FINISH_REASONS.get(raw, raw.lower())
-
-
-@lru_cache(maxsize=64)
-def url_server(url: str) -> tuple[str | None, int | None]:
-    """``server.address`` and ``server.port`` of a base URL given as a string (port from the scheme if
-    implicit)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None, None
-    if not parts.hostname:
-        return None, None
-    return parts.hostname, port if port is not None else {"https": 443, "http": 80}.get(parts.scheme)
 
 
 def _server(instance: Any, kwargs: Mapping[str, Any]) -> tuple[str | None, int | None]:

@@ -1,4 +1,4 @@
-"""Auto-instrumentation of LLM client libraries: ``openai`` and ``anthropic`` calls traced without code changes.
+"""Auto-instrumentation of LLM client libraries and agent frameworks (LIBRARIES), traced without code changes.
 
     from otel_agentkit import auto
     auto.instrument("openai")          # or auto.instrument_all()
@@ -22,6 +22,7 @@ LIBRARIES: dict[str, str] = {
     "google-genai": "otel_agentkit.auto.google_genai:GoogleGenAIInstrumentor",
     "bedrock": "otel_agentkit.auto.bedrock:BedrockInstrumentor",
     "openai-agents": "otel_agentkit.auto.openai_agents:OpenAIAgentsInstrumentor",
+    "langchain": "otel_agentkit.auto.langchain:LangChainInstrumentor",
 }
 
 
@@ -36,7 +37,8 @@ def instrumentor(name: str) -> Any:
 
 
 # The module each library is imported as, where it differs from the name used here.
-MODULES: dict[str, str] = {"google-genai": "google.genai", "bedrock": "boto3", "openai-agents": "agents"}
+MODULES: dict[str, str] = {"google-genai": "google.genai", "bedrock": "boto3", "openai-agents": "agents",
+                           "langchain": "langchain_core"}
 
 
 def is_installed(name: str) -> bool:

@@ -13,13 +13,19 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 
+_MAX_SHOWN = 300  # characters of a value shown in an error line
+
+
 class ConfigError(ValueError):
     """A setting has a value the SDK cannot use; the message names the setting and the value."""
 
     def __init__(self, setting: str, value: object, why: str) -> None:
         self.setting = setting
         self.value = value
-        super().__init__(f"invalid {setting}={value!r}: {why}")
+        shown = repr(value)
+        if len(shown) > _MAX_SHOWN:  # a whole file read as one value: the line names it, not reprints it
+            shown = shown[:_MAX_SHOWN - 3] + "..."
+        super().__init__(f"invalid {setting}={shown}: {why}")
 
 
 class MissingExtra(ConfigError):

@@ -207,3 +207,9 @@ def test_every_variable_the_package_reads_is_declared_once_and_documented():
     assert spelled - {"OTEL_EXPORTER_OTLP_"} <= declared | {"OTEL_EXPORTER_OTLP_ENDPOINT"}, spelled - declared
     readme = (package.parent / "README.md").read_text()
     assert [name for name in sorted(declared) if f"`{name}`" not in readme] == []
+
+
+def test_an_error_line_shows_a_long_value_cut():
+    """A whole file read as one value (a CSV given as rules) must not be reprinted into the error line."""
+    text = str(ConfigError("rules file", "x" * 10_000, "expected a list of rules"))
+    assert len(text) < 400 and text.endswith("...: expected a list of rules") and "\n" not in text

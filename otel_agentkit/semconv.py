@@ -308,3 +308,20 @@ PROVIDER_GCP_GEN_AI: Final = "gcp.gen_ai"
 EVENT_HANDOFF: Final = "agentkit.handoff"
 AGENTKIT_HANDOFF_FROM: Final = "agentkit.handoff.from_agent"
 AGENTKIT_HANDOFF_TO: Final = "agentkit.handoff.to_agent"
+
+
+# MCP
+# Client-side tools/call spans (auto/mcp.py), names from the GenAI conventions' MCP page (gen-ai/mcp.md).
+MCP_METHOD_NAME: Final = "mcp.method.name"
+MCP_SESSION_ID: Final = "mcp.session.id"
+MCP_PROTOCOL_VERSION: Final = "mcp.protocol.version"
+NETWORK_TRANSPORT: Final = "network.transport"
+MCP_METHOD_TOOLS_CALL: Final = "tools/call"
+NETWORK_TRANSPORT_PIPE: Final = "pipe"  # stdio
+NETWORK_TRANSPORT_TCP: Final = "tcp"  # streamable HTTP
+NETWORK_PROTOCOL_NAME: Final = "network.protocol.name"
+NETWORK_PROTOCOL_HTTP: Final = "http"
+# The JSON-RPC error code of a failed request (also its error.type, as the MCP page asks).
+RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"
+# error.type of a tools/call whose result has isError=True (the MCP page's value; mcp's server middleware's too).
+ERROR_TYPE_MCP_TOOL_ERROR: Final = "tool_error"

@@ -23,6 +23,7 @@ LIBRARIES: dict[str, str] = {
     "bedrock": "otel_agentkit.auto.bedrock:BedrockInstrumentor",
     "openai-agents": "otel_agentkit.auto.openai_agents:OpenAIAgentsInstrumentor",
     "langchain": "otel_agentkit.auto.langchain:LangChainInstrumentor",
+    "mcp": "otel_agentkit.auto.mcp:MCPInstrumentor",
 }
 
 

@@ -18,6 +18,7 @@ FRAMEWORKS_IN_TEST_VENV=(
   "langchain-anthropic==1.7.10"
   "litellm==1.110.2"
   "openai-agents==0.24.0"
+  "mcp==2.3.0"  # tests/frameworks/test_mcp.py (openai-agents requires mcp; pinned so the test meets the tested version)
   "pydantic-ai-slim[openai,anthropic]==2.68.0"
 )
 declare -A FRAMEWORK_VENVS=(

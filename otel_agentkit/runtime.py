@@ -590,21 +590,46 @@ def _library_names(which: Any) -> list[str]:
 
 
 class _AutoInstrumented:
-    """The client libraries init() instrumented; shutdown() un-patches exactly those."""
+    """The client libraries init() instrumented; shutdown() un-patches exactly those.
+
+    With ``auto_instrument=True`` a library the application has not imported yet is instrumented when it
+    is first imported (a post-import hook), not imported by init(): with eight libraries and frameworks
+    installed, importing them all would cost the application seconds at start."""
 
     def __init__(self, which: Any, wiring: _Wiring) -> None:
         from . import auto
 
-        kwargs = {"tracer_provider": wiring.tracer_provider, "meter_provider": wiring.meter_provider}
-        if which is True:
-            self.names = auto.instrument_all(**kwargs)
-        else:
-            self.names = [name for name in _library_names(which) if auto.instrument(name, **kwargs)]
+        self._kwargs = {"tracer_provider": wiring.tracer_provider, "meter_provider": wiring.meter_provider}
+        self._on = True
+        self.names: list[str] = []
+        if which is not True:
+            self.names = [name for name in _library_names(which) if auto.instrument(name, **self._kwargs)]
+            return
+        import wrapt
+
+        for name in auto.LIBRARIES:
+            if auto.is_installed(name):  # now if already imported, else when the application imports it
+                wrapt.register_post_import_hook(functools.partial(self._imported, name),
+                                                auto.MODULES.get(name, name))
+
+    def _imported(self, name: str, _module: Any) -> None:
+        from . import auto
+
+        # Not under init's lock: this runs inside the application's import, which may hold import locks.
+        if not self._on or name in self.names:
+            return
+        try:
+            if auto.instrument(name, **self._kwargs) and self._on:
+                self.names.append(name)
+        except Exception as exc:  # an import hook must not break the application's import
+            diagnostics.report(f"auto_instrument.{name}", exc)
 
     def shutdown(self) -> None:
         from . import auto
 
-        for name in self.names:
+        self._on = False  # hooks registered for libraries not imported yet do nothing from now on
+        names, self.names = self.names, []
+        for name in names:
             auto.uninstrument(name)
 
 

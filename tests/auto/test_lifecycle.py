@@ -315,3 +315,30 @@ def test_init_auto_instrument_unknown_library_fails_init(tmp_path):
     with pytest.raises(ConfigError, match="invalid auto_instrument='nosuchlib'"):
         agentkit.init(auto_instrument=["nosuchlib"], exporters="none", home=tmp_path)
     assert not agentkit.is_active()
+
+
+def test_auto_instrument_true_imports_nothing_and_instruments_on_first_import(tmp_path):
+    """init(auto_instrument=True) must not import every installed library (seconds at start with eight of
+    them): one the application imports later is instrumented then, and nothing after shutdown()."""
+    import json
+    import subprocess
+    import sys
+
+    code = f"""
+import json, sys
+import otel_agentkit as agentkit
+from otel_agentkit import auto
+agentkit.init(auto_instrument=True, exporters="none", metric_exporters="none", home={str(tmp_path)!r})
+before = [m for m in ("cohere", "mistralai", "boto3", "google.genai", "agents", "mcp") if m in sys.modules]
+import cohere
+during = auto.instrumentor("cohere").is_instrumented_by_opentelemetry
+agentkit.shutdown()
+after = auto.instrumentor("cohere").is_instrumented_by_opentelemetry
+import mistralai
+late = auto.instrumentor("mistralai").is_instrumented_by_opentelemetry
+print(json.dumps([before, during, after, late]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, during, after, late = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before == [] and during is True and after is False and late is False

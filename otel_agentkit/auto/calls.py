@@ -69,6 +69,11 @@ class Endpoint:
     def prepare(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         return kwargs, False
 
+    def status_code(self, exc: BaseException) -> Any:
+        """The HTTP status a failed call carries (the openai, anthropic, mistral and cohere errors name it
+        ``status_code``; a client that names it otherwise says so here)."""
+        return getattr(exc, "status_code", None)
+
     def refused(self, exc: BaseException) -> bool:
         """The client refused the call before sending anything (its own argument checks): no model call was
         made, so it leaves no span."""
@@ -115,7 +120,7 @@ class Call:
             self.inv._ended, self.inv.context = True, None
             return
         try:
-            status = getattr(exc, "status_code", None)
+            status = self.endpoint.status_code(exc)
             if isinstance(status, int) and status >= 400:  # an error event inside a 200 stream has none
                 self.inv.put({sc.HTTP_RESPONSE_STATUS_CODE: status})
         except Exception as sdk_exc:

@@ -19,8 +19,9 @@ other ``FinishReason`` names lower-cased; an unspecified one is left out.
 
 The stream methods return generators that send the request when first read: their span starts at the call
 and ends with the stream (exhausted, failed, closed, left or garbage-collected), its time to first chunk
-counting the request. The client's errors name the HTTP status ``code``; it is recorded as
-``http.response.status_code`` beside ``error.type`` (the client's exception type), for calls and streams alike.
+counting the request. The client's errors name the HTTP status ``code`` (Endpoint.status_code reads it); it is
+recorded as ``http.response.status_code`` beside ``error.type`` (the client's exception type), for calls and
+streams alike.
 """
 
 from __future__ import annotations
@@ -32,19 +33,15 @@ import math
 from typing import Any, Callable, Collection, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from opentelemetry import context as otel_context
 
-from .. import diagnostics, semconv as sc
+from .. import semconv as sc
 from ..instrument import telemetry as _state
 from ..instrument.invocation import Invocation
 from ..instrument.kinds import EMBEDDINGS
 from ..instrument.responses import fields_of
 from ._common import AutoInstrumentor, Patch, get, listed, number, text
-from .calls import Call, Endpoint, attributes, begin, fill, set_tool_calls
-from .streams import StreamState, TracedAsyncStream, TracedStream
+from .calls import Endpoint, attributes, begin, fill, run_async, run_sync, set_tool_calls
 
-_attach = otel_context.attach
-_detach = otel_context.detach
 
 REQUIREMENT = "google-genai >= 1.0, < 4"
 LIBRARY = "google-genai"
@@ -339,20 +336,18 @@ def _fill_response(inv: Invocation, response: Any, usages: Iterable[Any], want_c
             for c, reason in zip(candidates, reasons)])
 
 
-def _put_status(inv: Invocation, exc: BaseException) -> None:
-    """The HTTP status of a failed call: google-genai's APIError names it ``code`` (Call.fail reads
-    ``status_code``, which it has not)."""
-    try:
-        status = getattr(exc, "code", None)
-        if type(status) is int and status >= 400 and getattr(exc, "status_code", None) is None:
-            inv.put({sc.HTTP_RESPONSE_STATUS_CODE: status})
-    except Exception as sdk_exc:
-        diagnostics.report("auto.google_genai.status", sdk_exc)
+def _status_code(exc: BaseException) -> Any:
+    """google-genai's APIError names the HTTP status ``code``."""
+    status = getattr(exc, "status_code", None)
+    return status if status is not None else getattr(exc, "code", None)
 
 
 # --- generate_content -------------------------------------------------------------------------------------------------
 class GenerateEndpoint(Endpoint):
     """``generate_content`` (``streaming=False``) and ``generate_content_stream``."""
+
+    def status_code(self, exc: BaseException) -> Any:
+        return _status_code(exc)
 
     def __init__(self, streaming: bool) -> None:
         self.streaming = streaming
@@ -467,6 +462,9 @@ class GenerateAccumulator:
 class EmbedEndpoint(Endpoint):
     category = EMBEDDINGS
 
+    def status_code(self, exc: BaseException) -> Any:
+        return _status_code(exc)
+
     def request(self, instance: Any, kwargs: Mapping[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
         api_client = _api_client(instance)
         model = _model(kwargs.get("model"))
@@ -491,58 +489,6 @@ class EmbedEndpoint(Endpoint):
 
 
 # --- the wrappers -----------------------------------------------------------------------------------------------------
-class _StreamState(StreamState):
-    """A stream's state that records the HTTP status of an error raised while it is read (a streamed call's
-    request is sent then)."""
-
-    __slots__ = ()
-
-    def finish(self, exc: BaseException | None = None) -> None:
-        if exc is not None and not self.done:
-            _put_status(self.call.inv, exc)
-        super().finish(exc)
-
-
-def _settle(call: Call, result: Any, sync: bool) -> Any:
-    """A stream goes to the caller in a traced stand-in that ends the call with it; anything else is read."""
-    endpoint = call.endpoint
-    try:
-        if sync and endpoint.is_stream(result):
-            return TracedStream(result, _StreamState(call))
-        if not sync and endpoint.is_async_stream(result):
-            return TracedAsyncStream(result, _StreamState(call))
-    except Exception as exc:
-        diagnostics.report("auto.google_genai.stream", exc)
-    return call.finish(result)
-
-
-def _run_sync(call: Call, wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    """As calls.run_sync, with the HTTP status of a failure (see _put_status) and the streams' own state."""
-    token = _attach(call.context)
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _detach(token)
-        _put_status(call.inv, exc)
-        call.fail(exc)
-        raise
-    _detach(token)
-    return _settle(call, result, True)
-
-
-async def _run_async(call: Call, wrapped: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    token = _attach(call.context)
-    try:
-        result = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _detach(token)
-        _put_status(call.inv, exc)
-        call.fail(exc)
-        raise
-    _detach(token)
-    return _settle(call, result, False)
-
-
 def _collects_hops(endpoint: Endpoint) -> bool:
     return isinstance(endpoint, GenerateEndpoint) and not endpoint.streaming
 
@@ -566,10 +512,10 @@ def _sync_wrapper(endpoint: Endpoint) -> Callable[[Patch], Callable[..., Any]]:
                 finally:
                     _HOPS.reset(token)
             if not hops:
-                return _run_sync(call, wrapped, args, call.kwargs)
+                return run_sync(call, wrapped, args, call.kwargs)
             token = _HOPS.set([])
             try:
-                return _run_sync(call, wrapped, args, call.kwargs)
+                return run_sync(call, wrapped, args, call.kwargs)
             finally:
                 _HOPS.reset(token)
 
@@ -594,7 +540,7 @@ def _async_wrapper(endpoint: Endpoint) -> Callable[[Patch], Callable[..., Any]]:
                 try:
                     if call is None:
                         return await wrapped(*args, **kwargs)
-                    return await _run_async(call, wrapped, args, call.kwargs)
+                    return await run_async(call, wrapped, args, call.kwargs)
                 finally:
                     _HOPS.reset(token)
 

@@ -21,7 +21,7 @@ from ..instrument.context import CURRENT_KEY
 from ..instrument.invocation import Invocation
 from ..instrument.kinds import INFERENCE
 from ..instrument.suppress import suppressed
-from ._common import AUTO_KEY, AUTO_OWNER, RAW_RESPONSE_HEADER, Patch
+from ._common import AUTO_KEY, AUTO_OWNER, RAW_RESPONSE_HEADER, Patch, get
 from .streams import StreamState, traced_stream
 
 _AUTO_ON = {AUTO_KEY: True}
@@ -281,6 +281,12 @@ def fill(inv: Invocation, **fields: Any) -> None:
     for name, value in fields.items():
         if value is not None and getattr(inv, name) is None:
             setattr(inv, name, value)
+
+
+def chat_tool_calls(result: Any) -> list[tuple[str | None, str | None]]:
+    """(name, id) of every tool call in a chat completion of the OpenAI shape (openai, mistral)."""
+    return [(get(get(call, "function"), "name"), get(call, "id"))
+            for choice in get(result, "choices") or () for call in get(get(choice, "message"), "tool_calls") or ()]
 
 
 def set_tool_calls(inv: Invocation, calls: list[tuple[str | None, str | None]]) -> None:

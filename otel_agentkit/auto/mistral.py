@@ -22,7 +22,7 @@ from ..instrument import responses
 from ..instrument.invocation import Invocation
 from ..instrument.kinds import EMBEDDINGS
 from ._common import AUTO_KEY, AutoInstrumentor, Patch, get, listed, number, text, url_server
-from .calls import Endpoint, async_wrapper, attributes, fill, set_tool_calls, sync_wrapper
+from .calls import Endpoint, async_wrapper, attributes, chat_tool_calls, fill, set_tool_calls, sync_wrapper
 
 REQUIREMENT = "mistralai >= 3.0, < 4"
 
@@ -124,11 +124,7 @@ class ChatEndpoint(Endpoint):
         fill(inv, input_messages=listed(kwargs.get("messages")), tool_definitions=listed(kwargs.get("tools")))
 
     def after(self, inv: Invocation, result: Any) -> None:
-        calls = []
-        for choice in get(result, "choices") or ():
-            for call in get(get(choice, "message"), "tool_calls") or ():
-                calls.append((get(get(call, "function"), "name"), get(call, "id")))
-        set_tool_calls(inv, calls)
+        set_tool_calls(inv, chat_tool_calls(result))
         _map_parsed_reasons(inv, result)
 
     def accumulator(self, want_content: bool) -> ChunkAccumulator:

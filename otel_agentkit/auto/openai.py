@@ -19,7 +19,8 @@ from .. import semconv as sc
 from ..instrument.invocation import Invocation
 from ..instrument.kinds import EMBEDDINGS
 from ._common import AutoInstrumentor, Patch, get, given, listed, number, server_of, text
-from .calls import Call, Endpoint, async_wrapper, attributes, fill, set_tool_calls, sync_wrapper
+from .calls import (Call, Endpoint, async_wrapper, attributes, chat_tool_calls, fill, set_tool_calls,
+                    sync_wrapper)
 from .openai_request import async_request_wrapper, sync_request_wrapper
 from .raw import follow_raw, raw_mode
 
@@ -123,11 +124,7 @@ class ChatEndpoint(_OpenAIEndpoint):
         return kwargs, False
 
     def after(self, inv: Invocation, result: Any) -> None:
-        calls = []
-        for choice in get(result, "choices") or ():
-            for call in get(get(choice, "message"), "tool_calls") or ():
-                calls.append((get(get(call, "function"), "name"), get(call, "id")))
-        set_tool_calls(inv, calls)
+        set_tool_calls(inv, chat_tool_calls(result))
         _response_extras(inv, result)
 
     def accumulator(self, want_content: bool) -> ChatAccumulator:

@@ -325,3 +325,7 @@ NETWORK_PROTOCOL_HTTP: Final = "http"
 RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"
 # error.type of a tools/call whose result has isError=True (the MCP page's value; mcp's server middleware's too).
 ERROR_TYPE_MCP_TOOL_ERROR: Final = "tool_error"
+# The MCP server span auto/mcp.py makes around a tools/call on the mcp 1.x line (the MCP page's server span).
+JSONRPC_REQUEST_ID: Final = "jsonrpc.request.id"
+CLIENT_ADDRESS: Final = "client.address"
+CLIENT_PORT: Final = "client.port"

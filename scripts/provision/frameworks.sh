@@ -23,6 +23,7 @@ FRAMEWORKS_IN_TEST_VENV=(
 )
 declare -A FRAMEWORK_VENVS=(
   [instructor]="instructor==1.17.0 openai==3.3.0"
+  [mcp1]="mcp==1.30.0"  # the MCP SDK's 1.x line (tests/frameworks/test_mcp1.py); the test venv has mcp 2.x
 )
 
 # True when every "name==version" given is installed at that version in the venv whose python is $1.

@@ -20,7 +20,7 @@ import inspect  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any, Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 from opentelemetry.sdk.trace import ReadableSpan  # noqa: E402
@@ -35,7 +35,7 @@ WORKFLOW = "framework-test"
 # Frameworks tested in a venv of their own (FRAMEWORK_VENVS in scripts/provision/frameworks.sh; test_provisioning
 # checks the two agree): test_<name>.py is collected only by the python of .venvs/frameworks-<name>, where
 # scripts/test.sh runs it.
-OWN_VENVS = ("instructor",)
+OWN_VENVS = ("instructor", "mcp1")
 collect_ignore = [f"test_{name}.py" for name in OWN_VENVS if Path(sys.prefix).name != f"frameworks-{name}"]
 _CALL_OPERATIONS = sc.INFERENCE_OPERATIONS | {sc.OP_EMBEDDINGS}
 
@@ -155,3 +155,18 @@ def headers_without_date(headers: Any) -> dict[str, str]:
 
 async def acollect(aiterator: Any) -> list[Any]:
     return [item async for item in aiterator]
+
+
+@pytest.fixture
+def mcp_instrumented(sdk: Harness) -> Iterator[Harness]:
+    """The mcp instrumentor on (either line: test_mcp.py, test_mcp1.py), off afterwards, nothing failed quietly."""
+    from otel_agentkit import diagnostics
+    from otel_agentkit.auto.mcp import MCPInstrumentor
+
+    inst = MCPInstrumentor()
+    inst.instrument()
+    try:
+        yield sdk
+    finally:
+        inst.uninstrument()
+    assert diagnostics.error_counts() == {}

@@ -8,11 +8,7 @@ an error (tool_error), and the server must have continued the client's trace (mc
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -28,32 +24,16 @@ from mcp.client.streamable_http import streamable_http_client
 from opentelemetry.trace import StatusCode
 
 import otel_agentkit as agentkit
-from otel_agentkit import diagnostics, semconv as sc
-from otel_agentkit.auto.mcp import MCPInstrumentor
+from otel_agentkit import semconv as sc
 from tests.conftest import Harness
+from tests.frameworks.mcp_support import assert_exact_uninstrument, call_both, http_server, server_env, tool_spans
 
 SERVER = Path(__file__).with_name("mcp_server.py")
-ROOT = Path(__file__).parents[2]
-
-
-@pytest.fixture
-def instrumented(sdk: Harness) -> Iterator[Harness]:
-    inst = MCPInstrumentor()
-    inst.instrument()
-    try:
-        yield sdk
-    finally:
-        inst.uninstrument()
-    assert diagnostics.error_counts() == {}  # no wrapper failed quietly
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
 @asynccontextmanager
 async def _stdio() -> AsyncIterator[ClientSession]:
-    params = StdioServerParameters(command=sys.executable, args=[str(SERVER)], env=_env())
+    params = StdioServerParameters(command=sys.executable, args=[str(SERVER)], env=server_env())
     # Looked up at call time, as ``mcp.stdio_client`` and ``mcp.Client`` do: a name imported before
     # instrumenting would be the unpatched function (the session then has no network.transport).
     async with mcp.client.stdio.stdio_client(params) as (read, write), ClientSession(read, write) as session:
@@ -61,30 +41,10 @@ async def _stdio() -> AsyncIterator[ClientSession]:
         yield session
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def http_url() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(SERVER), "http", str(port)], env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "MCP HTTP server did not start"
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def http_url(tmp_path: Path) -> Iterator[str]:
+    with http_server(SERVER, tmp_path) as url:
+        yield url
 
 
 @asynccontextmanager
@@ -94,25 +54,15 @@ async def _http(url: str) -> AsyncIterator[ClientSession]:
         yield session
 
 
-async def _call_both(session: ClientSession) -> tuple[Any, Any]:
-    ok = await session.call_tool("echo_trace", {"text": "hi"})
-    failed = await session.call_tool("fail", {"text": "hi"})
-    return ok, failed
-
-
 def _seen(result: Any) -> dict[str, str]:
     if isinstance(result.structured_content, dict):
         return result.structured_content
     return json.loads(result.content[0].text)
 
 
-def _tools(sdk: Harness) -> list[Any]:
-    return [s for s in sdk.spans() if s.attributes.get(sc.GEN_AI_OPERATION_NAME) == sc.OP_EXECUTE_TOOL]
-
-
 def _check(sdk: Harness, ok: Any, failed: Any) -> dict[str, Any]:
     assert not ok.is_error and failed.is_error
-    tools = _tools(sdk)
+    tools = tool_spans(sdk)
     assert [s.name for s in tools] == ["execute_tool echo_trace", "execute_tool fail"]
     good, bad = tools
     for span, name in ((good, "echo_trace"), (bad, "fail")):
@@ -129,49 +79,49 @@ def _check(sdk: Harness, ok: Any, failed: Any) -> dict[str, Any]:
     return good.attributes
 
 
-def test_stdio_tool_calls_are_execute_tool_spans_in_the_clients_trace(instrumented: Harness) -> None:
+def test_stdio_tool_calls_are_execute_tool_spans_in_the_clients_trace(mcp_instrumented: Harness) -> None:
     async def run() -> tuple[Any, Any]:
         async with _stdio() as session:
-            return await _call_both(session)
+            return await call_both(session)
 
-    attrs = _check(instrumented, *anyio.run(run))
+    attrs = _check(mcp_instrumented, *anyio.run(run))
     assert attrs[sc.NETWORK_TRANSPORT] == "pipe"
     assert sc.MCP_SESSION_ID not in attrs and sc.SERVER_ADDRESS not in attrs
 
 
-def test_jsonrpc_error_sets_its_code(instrumented: Harness) -> None:
+def test_jsonrpc_error_sets_its_code(mcp_instrumented: Harness) -> None:
     async def run() -> None:
         async with _stdio() as session:
             with pytest.raises(MCPError):
                 await session.call_tool("slow", {"seconds": 5}, read_timeout_seconds=0.2)
 
     anyio.run(run)
-    (span,) = _tools(instrumented)
+    (span,) = tool_spans(mcp_instrumented)
     assert span.name == "execute_tool slow"
     assert span.attributes[sc.ERROR_TYPE] == str(REQUEST_TIMEOUT)
     assert span.attributes[sc.RPC_RESPONSE_STATUS_CODE] == str(REQUEST_TIMEOUT)
     assert span.status.status_code == StatusCode.ERROR
 
 
-def test_inside_a_tool_span_of_the_same_tool_adds_to_it(instrumented: Harness) -> None:
+def test_inside_a_tool_span_of_the_same_tool_adds_to_it(mcp_instrumented: Harness) -> None:
     async def run() -> Any:
         async with _stdio() as session:
             with agentkit.tool(name="fail"):
                 return await session.call_tool("fail", {"text": "x"})
 
     assert anyio.run(run).is_error
-    (span,) = _tools(instrumented)
+    (span,) = tool_spans(mcp_instrumented)
     assert span.attributes[sc.MCP_METHOD_NAME] == "tools/call"
     assert span.attributes[sc.NETWORK_TRANSPORT] == "pipe"
     assert span.attributes[sc.ERROR_TYPE] == "tool_error"
 
 
-def test_streamable_http_tool_calls_carry_transport_and_session(instrumented: Harness, http_url: str) -> None:
+def test_streamable_http_tool_calls_carry_transport_and_session(mcp_instrumented: Harness, http_url: str) -> None:
     async def run() -> tuple[Any, Any]:
         async with _http(http_url) as session:
-            return await _call_both(session)
+            return await call_both(session)
 
-    attrs = _check(instrumented, *anyio.run(run))
+    attrs = _check(mcp_instrumented, *anyio.run(run))
     assert attrs[sc.NETWORK_TRANSPORT] == "tcp" and attrs[sc.NETWORK_PROTOCOL_NAME] == "http"
     assert attrs[sc.SERVER_ADDRESS] == "127.0.0.1" and attrs[sc.SERVER_PORT] == int(http_url.split(":")[2][:-4])
     assert attrs[sc.MCP_SESSION_ID]
@@ -186,16 +136,11 @@ def test_uninstrument_puts_back_exactly(sdk: Harness) -> None:
         return [ClientSession.__dict__["call_tool"], StreamableHTTPTransport.__dict__["post_writer"],
                 mcp.client.stdio.stdio_client, mcp.stdio_client, mcp.client.client.stdio_client]
 
-    before = current()
-    inst = MCPInstrumentor()
-    inst.instrument()
-    assert all(now is not was for now, was in zip(current(), before))
-    inst.uninstrument()
-    assert all(now is was for now, was in zip(current(), before))
+    assert_exact_uninstrument(current)
 
     async def run() -> tuple[Any, Any]:
         async with _stdio() as session:
-            return await _call_both(session)
+            return await call_both(session)
 
     ok, failed = anyio.run(run)
     assert not ok.is_error and failed.is_error

@@ -549,9 +549,13 @@ class KeyIndex:
         i = bisect.bisect_left(part, key)
         return i < len(part) and part[i] == key
 
+    def merges_whole(self, n: int) -> bool:
+        """Whether adding ``n`` keys re-sorts every key (cheaper than that many insertions)."""
+        return n * 8 > len(self) + 4096
+
     def add(self, keys: Sequence[int]) -> list[int]:
         """Add keys (distinct among themselves); returns those that were already in."""
-        if len(keys) * 8 > len(self) + 4096:
+        if self.merges_whole(len(keys)):
             merged = sorted([*self.dump_array(), *keys])
             self.parts = self._split(array("Q", merged))
             return [a for a, b in zip(merged, islice(merged, 1, None)) if a == b]
@@ -673,6 +677,10 @@ class Directory:
         LAST.built += 1
         self.entries[ident] = built.entry
         self.changed = True
+        if old is None and not self._rebuild_index and self.index.merges_whole(len(built.new_keys)):
+            # A new file as big as what the index holds would re-sort every key: sort them once in finish()
+            # instead (a first run over ten files sorted 4.5M keys in eight merges, for 1M spans).
+            self._rebuild_index = True
         found: list[int] = [] if self._rebuild_index else self.index.add(built.new_keys)
         if old is not None and (found or self._rebuild_index):
             if _any_in(found or built.new_keys, built.old_keys):

@@ -405,14 +405,15 @@ def notes_section(results: dict[str, dict[str, Any]], profile: dict[str, Any] | 
         w("")
     w("Why:")
     w("")
-    w("- **Metric work is our largest cost; it is moved off the caller's thread, not avoided.** An LLM call "
-      "ends in 7 metric points (inference duration, input and output tokens, the legacy operation duration, two "
-      "legacy token-usage points, the cost counter); a workflow or tool call in 1. The OTel Python SDK spends "
-      "several microseconds per point, most of it cleaning and hashing the same attribute dict again for every "
-      "point (`Measurement.__post_init__` cleans the attributes, `_hash_attributes` sorts and cleans them "
-      "again). So \"ours total\" is above the floor (which records 2 points for the LLM call and none for the "
-      "no-op) and above the peers, none of whose decorators records a metric. `legacy_metrics=False` removes 3 "
-      "of the 7 points.")
+    w("- **Metric work is our largest cost; it is moved off the caller's thread, not avoided.** Under the "
+      "released conventions (the default) an LLM call ends in 6 metric points (inference duration, input and "
+      "output tokens, the two usage counters and the cost counter, the counters summed per attribute set), a "
+      "tool call in 1 (`gen_ai.execute_tool.duration`), an agent or workflow run in 3 "
+      "(`gen_ai.invoke_agent.duration` and the two per-run call counts). The OTel Python SDK spends 0.3x to "
+      "0.5x of a bare span per point (bench/sdk_point.py), most of it cleaning and hashing the same attribute "
+      "dict again for every point, and no SDK option (views, exemplars off, one reused dict) removes that. So "
+      "\"ours total\" is above the floor (a bare span) and above the peers, none of whose decorators records a "
+      "metric; `legacy_metrics=True` adds the pre-release duplicates on top.")
     w("- **At full speed the metrics worker falls behind.** In a loop that does nothing but decorated LLM calls "
       "the worker thread (sharing the GIL) records more slowly than the calls produce, so the queue grows (the "
       "peak column in the memory table) until the loop pauses; that backlog is our first-batch RSS growth on "

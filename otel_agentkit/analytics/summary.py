@@ -223,7 +223,7 @@ class _Cell:
     def __init__(self) -> None:
         self.sums = [0] * len(SUMS)
         self.cost = 0
-        self.values: list[float] = []
+        self.values = array("d")  # the latencies, unboxed: a first build holds one per span read
         self.samples: dict[float, list[int]] | None = None
         self.old: Cell | None = None  # the stored cell this one extends
 
@@ -276,7 +276,7 @@ def _stored_samples(samples: dict[float, list[int]] | None) -> list[Sample] | No
 @dataclass
 class _Built:
     entry: FileEntry
-    new_keys: list[int]
+    new_keys: array  # "Q"
     old_keys: bytes  # the entry's keys before (extension) or b"" (fresh)
 
 
@@ -290,7 +290,7 @@ class _FileBuilder:
         self.groups: list[list[str]] = [list(g) for g in old.groups] if old else []
         self.group_ids: dict[tuple[str, ...], int] = {tuple(g): i for i, g in enumerate(self.groups)}
         self.cells: dict[tuple[int, int], _Cell] = {}
-        self.hour_keys: dict[int, list[int]] = {}
+        self.hour_keys: dict[int, array] = {}  # "Q" arrays: a first build holds one key per span read
         self.hour_dups: dict[int, int] = {}
         self.hour_bad: dict[int, int] = {}
         self.first: dict[int, int] = {}  # key -> hour, of the spans read now
@@ -352,7 +352,7 @@ class _FileBuilder:
                 first[key] = hour
                 keys = hour_keys.get(hour)
                 if keys is None:
-                    keys = hour_keys[hour] = []
+                    keys = hour_keys[hour] = array("Q")
                 keys.append(key)
                 try:
                     r = convert(span, pricing)
@@ -383,7 +383,7 @@ class _FileBuilder:
         # hours: old keys of each hour, then the new ones
         hours: list[Hour] = []
         keys = array("Q")
-        new_keys: list[int] = []
+        new_keys = array("Q")
         for hour in sorted(set(old_hours) | set(self.hour_keys) | set(self.hour_dups) | set(self.hour_bad)):
             h = old_hours.get(hour)
             koff = len(keys)

@@ -90,11 +90,7 @@ def server_context(ctx: Any) -> otel_context.Context | None:
     ``token = otel_context.attach(server_context(ctx))`` there.
     """
     try:
-        meta = _request_meta(ctx)
-        if not meta:
-            return None
-        found = extract({k: v for k, v in meta.items() if isinstance(v, str)})
-        return found if trace_api.get_current_span(found).get_span_context().is_valid else None
+        return _sent_context(_request_meta(ctx))
     except Exception as exc:  # telemetry never breaks the tool
         diagnostics.report("auto.mcp.server_context", exc)
         return None
@@ -118,13 +114,14 @@ def _meta_mapping(meta: Any) -> Mapping[str, Any] | None:
     return extra if isinstance(extra, Mapping) else None
 
 
-def _remote_parent(meta: Any, ambient: otel_context.Context) -> otel_context.Context:
-    """The context the client sent in ``_meta`` (over ``ambient``, so its other values stay), else ``ambient``."""
-    carrier = _meta_mapping(meta)
+def _sent_context(carrier: Mapping[str, Any] | None,
+                  base: otel_context.Context | None = None) -> otel_context.Context | None:
+    """The context a client sent in ``_meta`` (its string entries, extracted over ``base``), or None when it
+    carries no valid span context."""
     if not carrier:
-        return ambient
-    found = extract({k: v for k, v in carrier.items() if isinstance(v, str)}, context=ambient)
-    return found if trace_api.get_current_span(found).get_span_context().is_valid else ambient
+        return None
+    found = extract({k: v for k, v in carrier.items() if isinstance(v, str)}, context=base)
+    return found if trace_api.get_current_span(found).get_span_context().is_valid else None
 
 
 def _handle_request_wrapper(record: Patch) -> Any:
@@ -171,7 +168,8 @@ def _serve_begin(record: Patch, args: tuple[Any, ...],
         attrs.update(_served_attributes(message, session))
         inv = Invocation(tel, TOOL, sc.OP_EXECUTE_TOOL, sc.span_name(sc.MCP_METHOD_TOOLS_CALL, name),
                          SpanKind.SERVER, {k: v for k, v in attrs.items() if v is not None})
-        inv.start(_remote_parent(getattr(params, "meta", None), ambient), values={_SERVING: (message, inv)})
+        parent = _sent_context(_meta_mapping(getattr(params, "meta", None)), ambient) or ambient
+        inv.start(parent, values={_SERVING: (message, inv)})
         inv.owner = record
         return inv, inv.activate()
     except Exception as exc:  # telemetry never breaks the server

@@ -111,7 +111,7 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
     naming it and its value, and leaves nothing set up; a wrong environment value logs one warning naming
     the variable and the value and its default is used.
     """
-    global _wiring, _atexit_registered
+    global _wiring
     given = {k: v for k, v in locals().items() if k not in ("unknown",) and v is not None}
     with _lock:
         if unknown:
@@ -168,12 +168,7 @@ def init(*, service_name: str | None = None, exporters: Any = None, metric_expor
         _wiring = wiring
         if auto_instrument:
             wiring.extras.append(_AutoInstrumented(auto_instrument, wiring))
-        if not _atexit_registered:
-            atexit.register(shutdown)
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(before=_hook_multiprocessing)
-            _atexit_registered = True
-        _hook_multiprocessing()
+        _flush_on_exit()
         return True
 
 
@@ -454,7 +449,7 @@ def configure_from_environment() -> bool:
     recorder is not made active, so that an ``init()`` by the application still applies its own arguments
     (it attaches to these providers, and adds no second writer for a destination they already write to).
     Returns True when providers were created. A bad environment value warns; nothing here raises for it."""
-    global _configured, _atexit_registered
+    global _configured
     with _lock:
         if _wiring is not None or _configured is not None or not _is_unset(trace.get_tracer_provider()):
             return False
@@ -466,10 +461,20 @@ def configure_from_environment() -> bool:
         wiring = _wire(settings, registry.build_span_exporters(settings), registry.build_metric_exporters(settings),
                        registry.build_log_exporters(settings), None, None, None, [])
         _configured = wiring
-        if not _atexit_registered:
-            atexit.register(shutdown)
-            _atexit_registered = True
+        _flush_on_exit()
         return True
+
+
+def _flush_on_exit() -> None:
+    """Flush when this process exits, and when a multiprocessing child of it does (which atexit never
+    sees): for init()'s providers and opentelemetry-instrument's alike, whichever comes first."""
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(shutdown)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(before=_hook_multiprocessing)
+        _atexit_registered = True
+    _hook_multiprocessing()
 
 
 def _close(wiring: _Wiring, tel: Any, timeout: float) -> None:
@@ -571,7 +576,7 @@ def _hook_multiprocessing() -> None:
 def _finalize_at_exit(mp_util: Any) -> None:
     """Flush when this (multiprocessing) process leaves; in a Pool worker, also when Pool.terminate() ends it
     (SIGTERM: the finalizer never runs then)."""
-    if _wiring is not None:
+    if _wiring is not None or _configured is not None:
         from . import processes
 
         mp_util.Finalize(None, processes.leaving, args=(shutdown, 10.0), exitpriority=100)

@@ -21,6 +21,14 @@ WORKERS = 2
 
 
 def _start() -> None:
+    if os.environ.get("POOL_ZERO_CODE_FIRST"):  # what opentelemetry-instrument's hook does before the app runs
+        from otel_agentkit import runtime
+
+        # In the parent, multiprocessing.util is not imported yet (as in a plain app): its workers are hooked
+        # only through the fork hook. A spawned worker (this module as __mp_main__) runs the hook again, as the
+        # command's children do.
+        assert __name__ != "__main__" or "multiprocessing.util" not in sys.modules
+        assert runtime.configure_from_environment()
     agentkit.init(service_name="pool-workers", exporters=["jsonl"], home=os.environ["AGENTKIT_HOME"])
 
 

@@ -45,8 +45,24 @@ def _raw_spans(home: Path) -> int:
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_calls_made_in_pool_workers_reach_the_files_when_the_with_block_terminates_them(
         method: str, kind: str, tmp_path: Path, figures: Any) -> None:
+    _every_call_reaches_the_files(method, kind, tmp_path, figures)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_pool_workers_when_opentelemetry_instrument_started_first_and_init_follows(
+        method: str, tmp_path: Path, figures: Any) -> None:
+    """Zero-code and init() combined (the README's two starts): the providers opentelemetry-instrument's hook
+    makes come first, then the app's init(). Its workers' calls were lost: the zero-code start took the exit
+    registration that init() also armed the fork hook with. The hook's own call stands in for the command, so
+    that no other package imports multiprocessing.util first (which hooks the workers another way)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTKIT_"))}
+    _every_call_reaches_the_files(method, "map", tmp_path, figures, {**env, "POOL_ZERO_CODE_FIRST": "1"})
+
+
+def _every_call_reaches_the_files(method: str, kind: str, tmp_path: Path, figures: Any,
+                                  base_env: dict[str, str] | None = None) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "AGENTKIT_HOME": str(home),
+    env = {**(os.environ if base_env is None else base_env), "PYTHONPATH": str(ROOT), "AGENTKIT_HOME": str(home),
            "POOL_INIT": "" if kind == "initializer" else "main"}
     proc = subprocess.run([sys.executable, "-m", "tests.reliability.pool_workers", method, kind], env=env,
                           capture_output=True, text=True, timeout=120, cwd=ROOT)

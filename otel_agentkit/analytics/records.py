@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple, Sequence, Union
+from typing import Any, Callable, Collection, Iterator, NamedTuple, Sequence, Union
 
 from .. import semconv as sc
 from ..export.reader import ReadStats, SpanColumns, SpanRecord, columns_of, iter_span_columns, list_files
@@ -296,38 +296,46 @@ def from_columns(span: SpanColumns, pricing: Any = None) -> UsageRecord | None:
 
 
 def _compile(columns: Sequence[Column]) -> Callable[[SpanColumns, Any], UsageRecord | None]:
-    """_FROM_COLUMNS with COLUMNS unrolled into straight-line code: each field from its slots of the span's
-    values (the current key, then the older ones), through its converter's inline statement, passed to
-    UsageRecord by name.
-
-    Generated, not a loop over the table: a loop costs more than the whole conversion (4.4 against 1.9 us a
-    call read, over the seed of bench/analytics.py), and this hot path is what a hand-written reader would
-    be. The source shows in tracebacks (linecache); tests/analytics/test_records_columns.py holds each
-    converter's inline statement to its function."""
+    """from_columns: _FROM_COLUMNS with every field of COLUMNS read and passed to UsageRecord by name."""
     fields = [c.field for c in columns] + list(SPAN_FIELDS) + list(SETTLED_FIELDS)
     if sorted(fields) != sorted(RECORD_FIELDS) or len(set(USAGE_KEYS)) != len(USAGE_KEYS):
         raise TypeError(f"COLUMNS, SPAN_FIELDS and SETTLED_FIELDS must name each UsageRecord field once, and "
                         f"COLUMNS each attribute key once: {sorted(fields)} against {sorted(RECORD_FIELDS)}")
+    args = (name if name not in SETTLED_FIELDS else repr(SETTLED_FIELDS[name]) for name in RECORD_FIELDS)
+    return compile_columns(_FROM_COLUMNS.replace("{fields}", ", ".join(args)), "from_columns", columns)
+
+
+def compile_columns(template: str, name: str, columns: Sequence[Column] = COLUMNS,
+                    fields: Collection[str] | None = None, names: dict[str, Any] | None = None) -> Callable[..., Any]:
+    """The function ``name`` defined by ``template``, whose ``{slots}`` becomes the names of the span's
+    value slots (each column's field, then ``field_1``... for its older keys) and ``{columns}`` the reading
+    of ``fields`` (all columns when None): the current key, then the older ones, through the converter's
+    inline statement. ``names``: globals the template uses besides this module's.
+
+    Generated, not a loop over the table: a loop costs more than the whole conversion (4.4 against 1.9 us a
+    call read, over the seed of bench/analytics.py), and this hot path is what a hand-written reader would
+    be. A reader that needs only some fields (analytics.summary) converts only those, with the very
+    statements from_columns runs. The source shows in tracebacks (linecache);
+    tests/analytics/test_records_columns.py holds each converter's inline statement to its function."""
     slots, lines = [], []
     for column in columns:
-        name, empty = column.field, column.convert.func(None)
-        slots += [name] + [f"{name}_{i}" for i in range(1, len(column.keys))]
-        if name == "operation":  # checked above: an inference operation, a str
-            continue
+        field_, empty = column.field, column.convert.func(None)
+        slots += [field_] + [f"{field_}_{i}" for i in range(1, len(column.keys))]
+        if field_ == "operation" or (fields is not None and field_ not in fields):
+            continue  # the operation is checked by the template: an inference operation, a str
         for i in range(1, len(column.keys)):  # the older names, when the current one is absent
-            lines += [f"    if {name} is None:", f"        {name} = {name}_{i}"]
-        inline = column.convert.inline.format(v=name)
+            lines += [f"    if {field_} is None:", f"        {field_} = {field_}_{i}"]
+        inline = column.convert.inline.format(v=field_)
         if empty is None:
-            lines += [f"    if {name} is not None:", f"        {inline}"]
+            lines += [f"    if {field_} is not None:", f"        {inline}"]
         else:
-            lines += [f"    if {name} is None:", f"        {name} = {empty!r}", "    else:", f"        {inline}"]
-    args = (name if name not in SETTLED_FIELDS else repr(SETTLED_FIELDS[name]) for name in RECORD_FIELDS)
-    source = _FROM_COLUMNS.format(slots=", ".join(slots), columns="\n".join(lines), fields=", ".join(args))
-    filename = "<otel_agentkit.analytics.records.from_columns>"
+            lines += [f"    if {field_} is None:", f"        {field_} = {empty!r}", "    else:", f"        {inline}"]
+    source = template.replace("{slots}", ", ".join(slots)).replace("{columns}", "\n".join(lines))
+    filename = f"<otel_agentkit.analytics.records.{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     namespace: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), globals(), namespace)  # our own table's code, never input
-    return namespace["from_columns"]
+    exec(compile(source, filename, "exec"), {**globals(), **(names or {})}, namespace)  # our own code
+    return namespace[name]
 
 
 def _settle(record: UsageRecord, span: SpanColumns, pricing: Any) -> None:

@@ -43,6 +43,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import sys
 import tempfile
 import zlib
 from array import array
@@ -60,8 +61,9 @@ from ..export.reader import open_telemetry_file as _open_file
 from ..export.reader import span_line_decoder as _span_decoder
 from ..timeunits import to_ns
 from ..version import __version__
-from .aggregate import COST_UNIT, EXACT_LIMIT, GAMMA, SUMS, Accumulator, add_sample, bucket_index
-from .records import COLUMNS, MAX_COST_USD, MAX_TOKENS, USAGE_KEYS, BadSpan, Progress, ReadSummary, Source, from_columns
+from .aggregate import COST_UNIT, EXACT_LIMIT, GAMMA, SUMS, Accumulator, add_sample, bucket_counts
+from .records import (COLUMNS, MAX_COST_USD, MAX_TOKENS, USAGE_KEYS, BadSpan, Progress, ReadSummary, Source,
+                      compile_columns, from_columns)
 
 FORMAT = 1
 """Bumped whenever what a summary holds, or how a span becomes figures, changes: older summaries are rebuilt."""
@@ -227,6 +229,19 @@ class _Cell:
         self.samples: dict[float, list[int]] | None = None
         self.old: Cell | None = None  # the stored cell this one extends
 
+    def add_call(self, call: tuple[Any, ...]) -> None:
+        """A call of _call_of_columns: it succeeded, has a cost and was not sampled."""
+        _, input_tokens, output_tokens, cache_read, cache_write, reasoning, cost, duration = call
+        s = self.sums
+        s[0] += 1
+        s[2] += input_tokens
+        s[3] += output_tokens
+        s[4] += cache_read
+        s[5] += cache_write
+        s[6] += reasoning
+        self.cost += int(cost * COST_UNIT)
+        self.values.append(duration)
+
     def add(self, r: Any) -> None:
         s = self.sums
         s[0] += 1
@@ -251,6 +266,37 @@ class _Cell:
             if one is None:
                 one = samples[r.sampling_ratio] = [0] * (len(SUMS) + 1)
             add_sample(one, r)
+
+
+_WHOLE = object()
+_CALL_OF_COLUMNS = '''\
+def call_of_columns(span, pricing=None):
+    {slots}, = span.values
+    if type(operation) is not str or operation not in _INFERENCE:
+        return None
+{columns}
+    if cost_usd is None or error_type is not None or sampling_ratio is not None or span.status == "ERROR":
+        return WHOLE
+    if not model:
+        model = response_model
+    start_ns, end_ns = span.start_ns, span.end_ns
+    return ((model or NONE_KEY, provider or NONE_KEY, workflow or NONE_KEY, tier or NONE_KEY, agent or NONE_KEY,
+             stage or NONE_KEY), input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+            reasoning_tokens, cost_usd, (end_ns - start_ns) / 1e9 if end_ns > start_ns else 0.0)
+'''
+_call_of_columns = compile_columns(
+    _CALL_OF_COLUMNS, "call_of_columns",
+    fields=("provider", "model", "response_model", "workflow", "agent", "stage", "tier", "input_tokens",
+            "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd",
+            "error_type", "sampling_ratio"),
+    names={"WHOLE": _WHOLE, "NONE_KEY": NONE_KEY})
+"""What a cell needs of an llm span, read with from_columns' own statements for those fields only: (group,
+tokens, cost, duration) for a call that succeeded, was priced on the span and not sampled (most calls);
+_WHOLE for any other (its record is made by from_columns, which settles cost and outcome); None for a span
+that is not an llm call; BadSpan where from_columns raises it (only token counts and costs raise, and
+both are read here). Without the record and the fields no cell holds, this costs about a third of what
+from_columns costs a call (0.18-0.33 against 0.56-0.65 s over 100k calls), and a first build's per-span work 21%
+less (instructions)."""
 
 
 def _split_cost(cost: int) -> tuple[int, int]:
@@ -289,7 +335,8 @@ class _FileBuilder:
         self.pricing = pricing
         self.groups: list[list[str]] = [list(g) for g in old.groups] if old else []
         self.group_ids: dict[tuple[str, ...], int] = {tuple(g): i for i, g in enumerate(self.groups)}
-        self.cells: dict[tuple[int, int], _Cell] = {}
+        self.cells: dict[tuple[int, int], _Cell] = {}  # by (group id, hour)
+        self.by_hour: dict[int, dict[tuple[str, ...], _Cell]] = {}  # the same cells, by hour and group
         self.hour_keys: dict[int, array] = {}  # "Q" arrays: a first build holds one key per span read
         self.hour_dups: dict[int, int] = {}
         self.hour_bad: dict[int, int] = {}
@@ -309,10 +356,10 @@ class _FileBuilder:
     def read(self, f: Any, start: int, end: int | None) -> None:
         """Summarize the lines of ``f`` (positioned at ``start``) up to ``end`` (None: all of it)."""
         decode = _span_decoder(USAGE_KEYS)
-        convert = from_columns
+        convert, brief = from_columns, _call_of_columns
         pricing = self.pricing
         first = self.first
-        hour_keys, cells, group_ids = self.hour_keys, self.cells, self.group_ids
+        hour_keys, by_hour = self.hour_keys, self.by_hour
         bad = [0]
         for pos, line in _each_line(f, start, end):
             self.lines += 1
@@ -355,23 +402,37 @@ class _FileBuilder:
                     keys = hour_keys[hour] = array("Q")
                 keys.append(key)
                 try:
-                    r = convert(span, pricing)
+                    call = brief(span, pricing)
                 except BadSpan:
                     self.hour_bad[hour] = self.hour_bad.get(hour, 0) + 1
                     continue
-                if r is None:
+                if call is None:
                     continue
-                g = (r.model or NONE_KEY, r.provider or NONE_KEY, r.workflow or NONE_KEY, r.tier or NONE_KEY,
-                     r.agent or NONE_KEY, r.stage or NONE_KEY)
-                gid = group_ids.get(g)
-                if gid is None:
-                    gid = group_ids[g] = len(self.groups)
-                    self.groups.append(list(g))
-                cell = cells.get((gid, hour))
+                if call is _WHOLE:  # failed, unpriced or sampled: the whole record, as a cold read makes it
+                    r = convert(span, pricing)
+                    g = (r.model or NONE_KEY, r.provider or NONE_KEY, r.workflow or NONE_KEY,
+                         r.tier or NONE_KEY, r.agent or NONE_KEY, r.stage or NONE_KEY)
+                    self._cell(hour, g).add(r)
+                    continue
+                cells = by_hour.get(hour)
+                cell = cells.get(call[0]) if cells is not None else None
                 if cell is None:
-                    cell = cells[(gid, hour)] = _Cell()
-                cell.add(r)
+                    cell = self._cell(hour, call[0])
+                cell.add_call(call)
             self.line_hours.extend((lo_hour, hi_hour))
+
+    def _cell(self, hour: int, g: tuple[str, ...]) -> _Cell:
+        cells = self.by_hour.get(hour)
+        if cells is None:
+            cells = self.by_hour[hour] = {}
+        cell = cells.get(g)
+        if cell is None:
+            gid = self.group_ids.get(g)
+            if gid is None:
+                gid = self.group_ids[g] = len(self.groups)
+                self.groups.append(list(g))
+            cell = cells[g] = self.cells[(gid, hour)] = _Cell()
+        return cell
 
     def finish(self, st: os.stat_result, end: int, gz: bool) -> _Built:
         old = self.old
@@ -430,14 +491,12 @@ class _FileBuilder:
                 stored.voff = voff
                 out.append(stored)
                 continue
-            buckets: dict[int, int] = dict(stored.buckets) if stored else {}
-            zeros = stored.zeros if stored else 0
-            for v in fresh.values:
-                i = bucket_index(v)
-                if i is None:
-                    zeros += 1
-                else:
-                    buckets[i] = buckets.get(i, 0) + 1
+            zeros, buckets = bucket_counts(fresh.values)
+            buckets = dict(buckets)
+            if stored is not None:
+                zeros += stored.zeros
+                for i, n in stored.buckets.items():
+                    buckets[i] = buckets.get(i, 0) + n
             sums, cost, samples = fresh.sums, fresh.cost, fresh.samples
             if stored is not None:
                 durations.extend(old_durations[stored.voff:stored.voff + stored.sums[0]])
@@ -463,24 +522,25 @@ def _corrupt_under_any_window(decode: Callable[..., Any], line: bytes) -> bool:
 
 
 def _rollups(cells: list[Cell], durations: array) -> list[Cell]:
-    """Per group, its cells over all hours (cells are by group, then hour: their latencies are contiguous)."""
+    """Per group, its cells over all hours. Cells are by group, then hour, so a group's latencies are
+    contiguous in ``durations``: its buckets are counted from them in one pass."""
     out: list[Cell] = []
     for c in cells:
         if out and out[-1].group == c.group:
             r = out[-1]
             r.sums = [a + b for a, b in zip(r.sums, c.sums)]
             r.cost_hi, r.cost_lo = _split_cost(_join_cost(r.cost_hi, r.cost_lo) + _join_cost(c.cost_hi, c.cost_lo))
-            r.zeros += c.zeros
-            for i, n in c.buckets.items():
-                r.buckets[i] = r.buckets.get(i, 0) + n
             if c.samples:
                 acc = Accumulator()
                 acc.merge_sums([0] * len(SUMS), 0, _samples_of(r.samples))
                 acc.merge_sums([0] * len(SUMS), 0, _samples_of(c.samples))
                 r.samples = _stored_samples(acc.samples)
         else:
-            out.append(Cell(-1, c.group, list(c.sums), c.cost_hi, c.cost_lo, c.zeros, dict(c.buckets), c.voff,
+            out.append(Cell(-1, c.group, list(c.sums), c.cost_hi, c.cost_lo, 0, {}, c.voff,
                             list(c.samples) if c.samples else None))
+    for r in out:
+        r.zeros, buckets = bucket_counts(durations[r.voff:r.voff + r.sums[0]])
+        r.buckets = dict(buckets)
     return out
 
 
@@ -556,8 +616,10 @@ class KeyIndex:
     def add(self, keys: Sequence[int]) -> list[int]:
         """Add keys (distinct among themselves); returns those that were already in."""
         if self.merges_whole(len(keys)):
-            merged = sorted([*self.dump_array(), *keys])
-            self.parts = self._split(array("Q", merged))
+            merged = self.dump_array()
+            merged.extend(keys)
+            merged = sorted_keys(merged)
+            self.parts = self._split(merged)
             return [a for a, b in zip(merged, islice(merged, 1, None)) if a == b]
         found = []
         parts, shift = self.parts, self.SHIFT
@@ -582,11 +644,36 @@ class KeyIndex:
         keys = array("Q")
         for e in entries:
             keys.frombytes(e.keys)
-        merged = sorted(keys)
+        merged = sorted_keys(keys)
         clean = not any(map(eq, merged, islice(merged, 1, None)))
         index = cls()
-        index.parts = cls._split(array("Q", merged))
+        index.parts = cls._split(merged)
         return index, clean
+
+
+_SET_62 = bytes(b | 0x40 for b in range(256))  # of the top byte of a word: bit 62
+_CLEAR_62 = bytes(b & 0xBF for b in range(256))
+_LITTLE = sys.byteorder == "little"
+
+
+def sorted_keys(keys: array) -> array:
+    """Span keys (an array "Q" of 60-bit ints) sorted, as the doubles with the same bits.
+
+    Python sorts floats about 1.7 times faster than ints above 2^30 (0.39 against 0.65 s for the million
+    keys of a first summary over 1M spans). With bit 62 set (the top byte of each little- or big-endian
+    word, b < 16, becomes b | 0x40) every key is a positive, finite, normal double (its exponent field
+    is 0x400 to 0x4FF), so the doubles' order is the keys' order, equal bits are equal doubles, and no
+    flush-to-zero mode of the CPU can make two keys compare equal."""
+    raw = bytearray(keys.tobytes())
+    top = slice(7, None, 8) if _LITTLE else slice(0, None, 8)
+    raw[top] = raw[top].translate(_SET_62)
+    as_float = array("d")
+    as_float.frombytes(raw)
+    raw = bytearray(array("d", sorted(as_float)).tobytes())
+    raw[top] = raw[top].translate(_CLEAR_62)
+    out = array("Q")
+    out.frombytes(raw)
+    return out
 
 
 # --- a directory's summary -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import json
 import os
 import random
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -416,3 +417,57 @@ def test_small_reads_stay_cold_and_leave_no_file(tmp_path, seed, pricing, monkey
     (d / f"traces-{DAY}.jsonl").write_bytes(lines(seed, 1))
     analytics.usage_stats(d, analytics.window(), pricing=pricing)
     assert summary.LAST.mode == "" and list(d.iterdir()) == [d / f"traces-{DAY}.jsonl"]
+
+
+# --- the builder's own parts ---------------------------------------------------------------------------------
+
+def test_a_cell_reads_of_a_span_what_its_usage_record_holds(seed, pricing):
+    """summary._call_of_columns (the fields a cell holds, for most calls) against from_columns (the record a
+    cold read makes) over spans of every shape, faults and sampled calls included."""
+    from otel_agentkit.analytics.records import USAGE_KEYS, BadSpan, from_columns
+    from otel_agentkit.export.reader import span_line_decoder
+
+    decode = span_line_decoder(USAGE_KEYS)
+    kinds = {"fast": 0, "whole": 0, "none": 0, "bad": 0}
+    for line in lines(seed, 1, edits=(faults, sampled(7))).splitlines():
+        for span in decode(line, None, None, [0]):
+            try:
+                record = from_columns(span, pricing)
+            except BadSpan:
+                with pytest.raises(BadSpan):
+                    summary._call_of_columns(span, pricing)
+                kinds["bad"] += 1
+                continue
+            call = summary._call_of_columns(span, pricing)
+            if record is None:
+                assert call is None
+                kinds["none"] += 1
+            elif call is summary._WHOLE:
+                assert record.cost_source != "recorded" or not record.ok or record.sampling_ratio is not None
+                kinds["whole"] += 1
+            else:
+                group = tuple(getattr(record, f) or summary.NONE_KEY for f in summary.DIMENSIONS)
+                assert call == (group, record.input_tokens, record.output_tokens, record.cache_read_tokens,
+                                record.cache_write_tokens, record.reasoning_tokens, record.cost_usd,
+                                record.duration_s)
+                assert record.ok and record.sampling_ratio is None and record.cost_source == "recorded"
+                kinds["fast"] += 1
+    assert all(kinds.values()), kinds  # every kind of span was seen
+
+
+def test_keys_sort_as_ints_whatever_their_bits():
+    rng = random.Random(3)
+    edges = [0, 1, 2**52 - 1, 2**52, 2**53 + 1, 2**59, 2**60 - 1]
+    for n in (0, 1, 2, 1000, 50_000):
+        keys = summary.array("Q", edges[: min(n, len(edges))] + [rng.getrandbits(60) for _ in range(n)])
+        assert list(summary.sorted_keys(keys)) == sorted(keys)
+
+
+def test_batched_buckets_are_bucket_index_value_by_value():
+    from otel_agentkit.analytics.aggregate import bucket_counts, bucket_index
+
+    rng = random.Random(5)
+    for values in ([], [0.0], [1e-12, 0.5, 0.5, 3.0], [rng.lognormvariate(0, 2) for _ in range(20_000)],
+                   [1.02 ** i for i in range(-300, 300)]):
+        each = [bucket_index(v) for v in values]
+        assert bucket_counts(values) == (each.count(None), Counter(i for i in each if i is not None))

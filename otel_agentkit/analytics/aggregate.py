@@ -95,7 +95,7 @@ class Quantiles:
             for v in other._values:
                 self.add(v)
             return
-        other._to_buckets()
+        other._to_buckets()  # its waiting values into its buckets: the same figures, now all in buckets
         self.merge_parts(other.count, other._zeros, other._buckets, None)
 
     def merge_parts(self, count: int, zeros: int, buckets: dict[int, int],

@@ -334,7 +334,10 @@ def compile_columns(template: str, name: str, columns: Sequence[Column] = COLUMN
     filename = f"<otel_agentkit.analytics.records.{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     namespace: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), {**globals(), **(names or {})}, namespace)  # our own code
+    # this module's globals, so that what reads them (tests that patch them included) reads the live ones; a
+    # copy of them only when the template needs names of its own
+    scope = {**globals(), **names} if names else globals()
+    exec(compile(source, filename, "exec"), scope, namespace)  # our own table's code, never input
     return namespace[name]
 
 

@@ -280,12 +280,11 @@ def call_of_columns(span, pricing=None):
     if not model:
         model = response_model
     start_ns, end_ns = span.start_ns, span.end_ns
-    return ((model or NONE_KEY, provider or NONE_KEY, workflow or NONE_KEY, tier or NONE_KEY, agent or NONE_KEY,
-             stage or NONE_KEY), input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-            reasoning_tokens, cost_usd, (end_ns - start_ns) / 1e9 if end_ns > start_ns else 0.0)
+    return (({group},), input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+            cost_usd, (end_ns - start_ns) / 1e9 if end_ns > start_ns else 0.0)
 '''
 _call_of_columns = compile_columns(
-    _CALL_OF_COLUMNS, "call_of_columns",
+    _CALL_OF_COLUMNS.replace("{group}", ", ".join(f"{d} or NONE_KEY" for d in DIMENSIONS)), "call_of_columns",
     fields=("provider", "model", "response_model", "workflow", "agent", "stage", "tier", "input_tokens",
             "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd",
             "error_type", "sampling_ratio"),
@@ -410,9 +409,7 @@ class _FileBuilder:
                     continue
                 if call is _WHOLE:  # failed, unpriced or sampled: the whole record, as a cold read makes it
                     r = convert(span, pricing)
-                    g = (r.model or NONE_KEY, r.provider or NONE_KEY, r.workflow or NONE_KEY,
-                         r.tier or NONE_KEY, r.agent or NONE_KEY, r.stage or NONE_KEY)
-                    self._cell(hour, g).add(r)
+                    self._cell(hour, tuple(getattr(r, d) or NONE_KEY for d in DIMENSIONS)).add(r)
                     continue
                 cells = by_hour.get(hour)
                 cell = cells.get(call[0]) if cells is not None else None
@@ -491,12 +488,6 @@ class _FileBuilder:
                 stored.voff = voff
                 out.append(stored)
                 continue
-            zeros, buckets = bucket_counts(fresh.values)
-            buckets = dict(buckets)
-            if stored is not None:
-                zeros += stored.zeros
-                for i, n in stored.buckets.items():
-                    buckets[i] = buckets.get(i, 0) + n
             sums, cost, samples = fresh.sums, fresh.cost, fresh.samples
             if stored is not None:
                 durations.extend(old_durations[stored.voff:stored.voff + stored.sums[0]])
@@ -507,7 +498,9 @@ class _FileBuilder:
                 acc.merge_sums([0] * len(SUMS), 0, samples)
                 samples = acc.samples
             durations.extend(fresh.values)
-            out.append(Cell(hour, gid, sums, *_split_cost(cost), zeros, buckets, voff, _stored_samples(samples)))
+            zeros, buckets = bucket_counts(durations[voff:])  # the stored latencies and the new, contiguous
+            out.append(Cell(hour, gid, sums, *_split_cost(cost), zeros, dict(buckets), voff,
+                            _stored_samples(samples)))
         return out, durations
 
 
